@@ -1,0 +1,76 @@
+"""Write files so that a crash leaves the old file or none, never half of one.
+
+Every artifact of the build goes through these helpers: the content is written to a
+temporary file in the same folder, flushed to disk, then renamed into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from .errors import Pw09Error
+
+
+def _ensure_dir(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise Pw09Error(
+            f"cannot create the output folder {folder} ({exc.strerror}); "
+            "choose a writable location or fix its permissions."
+        ) from None
+    if not os.access(folder, os.W_OK):
+        raise Pw09Error(
+            f"the output folder {folder} is not writable; "
+            "fix its permissions or build somewhere else."
+        )
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success rename it onto `path`.
+
+    The temporary name keeps the final suffix (`.tmp-XXXX.keras`) so that writers
+    which dispatch on the extension (Keras, matplotlib, numpy) still work.
+    """
+    path = Path(path)
+    _ensure_dir(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        if tmp_path.is_file():
+            with open(tmp_path, "rb") as fh:
+                os.fsync(fh.fileno())
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            if tmp_path.is_dir():
+                shutil.rmtree(tmp_path)
+            else:
+                tmp_path.unlink()
+        raise
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | os.PathLike, obj) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def read_json(path: str | os.PathLike):
+    return json.loads(Path(path).read_text(encoding="utf-8"))

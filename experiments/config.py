@@ -1,0 +1,169 @@
+"""The experiments of PW09 and the profiles they run under, as small plain data.
+
+An experiment is a network plus an (optional) online-augmentation strategy plus
+training settings. A profile scales the data and epochs so the same registry runs in
+3 minutes (`smoke`), half an hour (`quick`) or for real (`full`). `resolve()` merges
+the two into the flat dict that training, caching and the report all read.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+
+from .errors import ConfigError
+
+# --- online augmentation strategies (Exercise 1b) --------------------------------
+# Each entry is a list of Keras preprocessing layers, applied in order, active only
+# while training. Factors follow Keras' conventions: translation and zoom as a
+# fraction of the image size, rotation as a fraction of a full turn.
+AUGMENTATIONS: dict[str, list[dict]] = {
+    "flip": [
+        {"layer": "RandomFlip", "mode": "horizontal"},
+    ],
+    "shift": [
+        {"layer": "RandomFlip", "mode": "horizontal"},
+        {"layer": "RandomTranslation", "height_factor": 0.1, "width_factor": 0.1},
+    ],
+    "strong": [
+        {"layer": "RandomFlip", "mode": "horizontal"},
+        {"layer": "RandomTranslation", "height_factor": 0.1, "width_factor": 0.1},
+        {"layer": "RandomRotation", "factor": 0.04},
+        {"layer": "RandomZoom", "height_factor": 0.1, "width_factor": 0.1},
+    ],
+}
+
+# --- experiments -----------------------------------------------------------------
+# `family` groups experiments that share a network and a training budget.
+EXPERIMENTS: dict[str, dict] = {
+    "baseline": {
+        "exercise": 1, "family": "shallow", "model": "baseline", "augmentation": None,
+        "title": "Baseline CNN, no augmentation",
+    },
+    "aug_flip": {
+        "exercise": 1, "family": "shallow", "model": "baseline", "augmentation": "flip",
+        "title": "Baseline CNN + horizontal flips",
+    },
+    "aug_shift": {
+        "exercise": 1, "family": "shallow", "model": "baseline", "augmentation": "shift",
+        "title": "Baseline CNN + flips and shifts",
+    },
+    "aug_strong": {
+        "exercise": 1, "family": "shallow", "model": "baseline", "augmentation": "strong",
+        "title": "Baseline CNN + flips, shifts, rotation and zoom",
+    },
+    "vgg": {
+        "exercise": 3, "family": "deep", "model": "vgg", "augmentation": None,
+        "title": "VGG-style CNN, no augmentation",
+    },
+    "vgg_aug": {
+        "exercise": 3, "family": "deep", "model": "vgg", "augmentation": "shift",
+        "title": "VGG-style CNN + flips and shifts",
+    },
+}
+
+# Settings shared by every run unless a profile overrides them (Exercise 1a).
+DEFAULTS = {
+    "batch_size": 128,
+    "optimizer": "adam",
+    "learning_rate": 1e-3,
+    "loss": "categorical_crossentropy",
+    "base_seed": 1234,
+}
+
+# --- profiles ----------------------------------------------------------------------
+# `train_size` / `test_size`: None means the whole split. Subsets are stratified
+# (the same number of images per class) and drawn with a fixed seed.
+PROFILES: dict[str, dict] = {
+    "full": {
+        "description": "the assignment's settings on all 50,000 / 10,000 images",
+        "train_size": None, "test_size": None, "seeds": 3,
+        "epochs": {"shallow": 10, "deep": 40},
+    },
+    "quick": {
+        "description": "10,000 training images for the shallow nets, 4,000 for the VGG net, "
+                       "full 10,000-image test set; about 30 minutes on a 2-core CPU",
+        "train_size": {"shallow": 10000, "deep": 4000}, "test_size": None, "seeds": 1,
+        "epochs": {"shallow": 10, "deep": 5},
+    },
+    "smoke": {
+        "description": "a few hundred images and one or two epochs; checks the plumbing, "
+                       "not the science (about 2 minutes on a 2-core CPU)",
+        "train_size": {"shallow": 1000, "deep": 500}, "test_size": 500, "seeds": 1,
+        "epochs": {"shallow": 2, "deep": 1},
+    },
+}
+
+DEFAULT_PROFILE = "full"
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def experiment_names() -> list[str]:
+    return list(EXPERIMENTS)
+
+
+def check_experiment(name: str) -> str:
+    """Return `name` if it is a registered experiment, else raise a ConfigError."""
+    if not isinstance(name, str) or not _NAME_RE.match(name) or name not in EXPERIMENTS:
+        valid = ", ".join(EXPERIMENTS)
+        raise ConfigError(f"unknown experiment {name!r}; choose one of: {valid}.")
+    return name
+
+
+def check_profile(name: str) -> str:
+    if name not in PROFILES:
+        raise ConfigError(f"unknown profile {name!r}; choose one of: {', '.join(PROFILES)}.")
+    return name
+
+
+def _pick(value, family):
+    return value[family] if isinstance(value, dict) else value
+
+
+def resolve(name: str, profile: str) -> dict:
+    """The complete, flat configuration of one experiment under one profile.
+
+    Everything that changes what training computes is in here, and therefore in
+    `config_hash()`; nothing else (titles, prose) is.
+    """
+    check_experiment(name)
+    check_profile(profile)
+    exp = EXPERIMENTS[name]
+    prof = PROFILES[profile]
+    family = exp["family"]
+    aug = exp["augmentation"]
+    return {
+        "experiment": name,
+        "profile": profile,
+        "exercise": exp["exercise"],
+        "family": family,
+        "model": exp["model"],
+        "title": exp["title"],
+        "augmentation": aug,
+        "augmentation_layers": copy.deepcopy(AUGMENTATIONS[aug]) if aug else [],
+        "epochs": _pick(prof["epochs"], family),
+        "train_size": _pick(prof["train_size"], family),
+        "test_size": _pick(prof["test_size"], family),
+        **DEFAULTS,
+    }
+
+
+# Keys that do not change what is computed (so editing them never retrains).
+_COSMETIC = {"title", "exercise", "profile"}
+
+
+def config_hash(cfg: dict) -> str:
+    """Short stable hash of the computational part of a resolved configuration."""
+    core = {k: v for k, v in cfg.items() if k not in _COSMETIC}
+    blob = json.dumps(core, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def seeds_for(profile: str, n_seeds: int | None = None) -> list[int]:
+    """The recorded seeds of a profile: base_seed, base_seed+1, ..."""
+    n = PROFILES[check_profile(profile)]["seeds"] if n_seeds is None else int(n_seeds)
+    if n < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {n}.")
+    return [DEFAULTS["base_seed"] + i for i in range(n)]
