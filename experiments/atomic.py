@@ -17,6 +17,10 @@ from typing import Iterator
 from .errors import Pw09Error
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def _ensure_dir(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -49,6 +53,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         if tmp_path.is_file():
             with open(tmp_path, "rb") as fh:
                 os.fsync(fh.fileno())
+            os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual mode
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -1,0 +1,343 @@
+"""The commands behind `invoke`: each one a function of `pipeline.Settings`.
+
+    all         train what is missing, publish results, draw figures, render, zip
+    experiment  retrain one experiment (even if cached), then refresh the rest
+    visualize   Exercise 2's filter / activation / augmentation figures
+    report      figures + HTML + PDF from existing results (never trains)
+    zip         the submission archive
+    status      each experiment: cached / partial / stale / missing
+
+Every step below is a `pipeline.Step`: it declares what it reads and writes and is
+skipped when none of that changed.
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import subprocess
+import time
+import zipfile
+from pathlib import Path
+
+from . import atomic, config, pipeline
+from .errors import Pw09Error
+from .pipeline import ROOT, DataSource, Settings, Step, sources
+
+ZIP_NAME = "pw09-submission.zip"
+# What the submission holds besides the report: the sources, nothing generated.
+ZIP_SOURCES = ["tasks.py", "pyproject.toml", "README.md", "experiments/*.py", "templates/*", "report_src/*"]
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+# --- figures --------------------------------------------------------------------------
+
+
+def make_figures(settings: Settings, results: dict) -> dict:
+    """Training curves for Exercise 1 and Exercise 3; returns {id: record}."""
+    from . import figures
+
+    groups = {
+        "curves-ex1": ([n for n, e in config.EXPERIMENTS.items() if e["exercise"] == 1],
+                       "Exercise 1, baseline CNN with and without online augmentation"),
+        "curves-ex3": ([n for n, e in config.EXPERIMENTS.items() if e["exercise"] == 3],
+                       "Exercise 3, VGG-style CNN with and without online augmentation"),
+    }
+    manifest_path = settings.figures / "figures.json"
+    present = {fid: [n for n in names if n in results] for fid, (names, _) in groups.items()}
+    outs = [settings.figures / f"{fid}.png" for fid, names in present.items() if names] + [manifest_path]
+    step = Step(settings, "figures",
+                deps=[settings.results / n / "metrics.json" for n in results] + sources("experiments/figures.py"),
+                params={"present": present}, outs=outs)
+    if not step.needed():
+        return atomic.read_json(manifest_path)
+    _say("Figures: training curves")
+    records = {}
+    for fid, (names, what) in groups.items():
+        if present[fid]:
+            records[fid] = figures.plot_curves(results, names, settings.figures / f"{fid}.png", fid, what)
+    atomic.write_json(manifest_path, records)
+    step.done()
+    return records
+
+
+def choose_visualised(results: dict) -> dict:
+    """Exercise 2 visualises the best Exercise-1 model by measured test accuracy, and the
+    better of the two VGG models beside it."""
+    chosen = {}
+    for exercise in (1, 3):
+        names = [n for n, e in config.EXPERIMENTS.items() if e["exercise"] == exercise and n in results]
+        if names:
+            best = max(names, key=lambda n: results[n]["test_accuracy"])
+            chosen[f"ex{exercise}"] = {
+                "experiment": best,
+                "test_accuracy": results[best]["test_accuracy"],
+                "candidates": {n: results[n]["test_accuracy"] for n in names},
+            }
+    return chosen
+
+
+def make_visuals(settings: Settings, results: dict, source: DataSource,
+                 only: str | None = None, layer: str | None = None) -> dict:
+    """Exercise 2: filters, activation maps and augmentation grids; returns the
+    manifest {"chosen", "models": {exp: visuals json}, "augmentation": {strategy: record}}."""
+    chosen = choose_visualised(results)
+    if only is not None:
+        config.check_experiment(only)
+        if only not in results:
+            raise Pw09Error(f"experiment {only!r} has no current results to visualise; run `invoke experiment --name {only}` first.")
+        chosen = {"request": {"experiment": only, "test_accuracy": results[only]["test_accuracy"], "candidates": {}}}
+    exps = sorted({c["experiment"] for c in chosen.values()})
+    strategies = sorted(config.AUGMENTATIONS) if only is None else []
+    out_dir = settings.figures if only is None else settings.figures / "single"
+    manifest_path = out_dir / "visuals.json"
+    step = Step(
+        settings, "visuals" if only is None else "visuals-single",
+        deps=[settings.results / e / "model.keras" for e in exps] + sources("experiments/visualize.py", "experiments/models.py"),
+        params={"chosen": chosen, "data": source.fingerprint, "image_index": settings.image_index,
+                "augmentations": {s: config.AUGMENTATIONS[s] for s in strategies}, "layer": layer},
+        outs=[manifest_path],
+    )
+    if not step.needed():
+        return atomic.read_json(manifest_path)
+    from . import visualize
+    from .data import CLASS_NAMES
+
+    dataset = source.load()
+    if settings.image_index >= len(dataset.x_train):
+        raise Pw09Error(f"--image-index {settings.image_index} is out of range; the training set has {len(dataset.x_train)} images.")
+    image = dataset.x_train[settings.image_index]
+    label = int(dataset.y_train[settings.image_index])
+    manifest = {"chosen": chosen, "image_index": settings.image_index, "models": {}, "augmentation": {}}
+    deep = {c["experiment"] for k, c in chosen.items() if k == "ex3"} - {c["experiment"] for k, c in chosen.items() if k != "ex3"}
+    for exp in exps:
+        t0 = time.perf_counter()
+        _say(f"Visualising {exp} (training image {settings.image_index})")
+        manifest["models"][exp] = visualize.visualize_model(
+            settings.results / exp / "model.keras", exp, image, label, settings.image_index,
+            CLASS_NAMES, out_dir, layers=[layer] if layer else None,
+            selection="ends" if exp in deep else "all")
+        _say(f"  {len(manifest['models'][exp]['figures'])} figures in {time.perf_counter() - t0:.1f} s")
+    if strategies:
+        picks = [(settings.image_index + 7 * k) % len(dataset.x_train) for k in range(4)]
+        sample = dataset.x_train[picks]
+        for s in strategies:
+            manifest["augmentation"][s] = visualize.plot_augmentation(
+                s, config.AUGMENTATIONS[s], sample, out_dir / f"aug-{s}.png", draws=4, seed=0,
+                root=out_dir)
+    atomic.write_json(manifest_path, manifest)
+    step.done()
+    return manifest
+
+
+# --- report -----------------------------------------------------------------------------
+
+
+def git_revision() -> dict:
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+
+    try:
+        rev = git("rev-parse", "--short", "HEAD") or "unknown"
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        rev, dirty = "unknown", False
+    return {"revision": rev, "dirty": dirty}
+
+
+def provenance(settings: Settings, results: dict, source: DataSource) -> dict:
+    env = next(iter(results.values()))["environment"] if results else {}
+    return {
+        "profile": settings.profile,
+        "profile_description": config.PROFILES[settings.profile]["description"],
+        "data_source": source.description,
+        "data_fingerprint": source.fingerprint,
+        "seeds": settings.seeds,
+        "git": git_revision(),
+        "training_environment": env,
+        "report_python": platform.python_version(),
+        "host": f"{platform.machine()}, {platform.system()}",
+        "wall_times": {n: r["train_seconds"] for n, r in results.items()},
+        "per_seed_seconds": {n: r["per_seed"]["train_seconds"] for n, r in results.items()},
+    }
+
+
+def _collect_figures(settings: Settings, figures: dict, visuals: dict) -> dict:
+    """All figure records by id, with paths relative to the figures folder."""
+    records = dict(figures)
+    for exp, vis in visuals.get("models", {}).items():
+        for rec in vis["figures"]:
+            records[rec["id"]] = rec
+    for s, rec in visuals.get("augmentation", {}).items():
+        records[rec["id"]] = rec
+    return records
+
+
+def make_report(settings: Settings, results: dict, problems: dict, figures: dict, visuals: dict,
+                source: DataSource) -> Path:
+    from . import report
+
+    html_path, pdf_path = settings.report / "report.html", settings.report / "report.pdf"
+    records = _collect_figures(settings, figures, visuals)
+    prov = provenance(settings, results, source)
+    figure_files = sorted({settings.figures / r["path"] for r in records.values()})
+    step = Step(
+        settings, "report",
+        deps=[settings.results / n / "metrics.json" for n in results] + figure_files
+        + sources("templates/*", "report_src/*", "experiments/report.py", "experiments/claims.py",
+                  "experiments/stats.py"),
+        params={"problems": problems, "strict": settings.strict, "prov": prov, "visuals": visuals},
+        outs=[html_path, pdf_path],
+    )
+    if not step.needed():
+        _say("Report: up to date")
+        return pdf_path
+    for name, why in problems.items():
+        _say(f"  warning: {name} is not in the report: {why}; run `invoke experiment --name {name} --profile {settings.profile}`.")
+    t0 = time.perf_counter()
+    page, claims = report.render_html(results, problems, records, visuals, prov, settings.profile, settings.strict)
+    for claim in claims.failures():
+        _say(f"  warning: the data contradicts claim {claim.id}: {claim.text}")
+    # The report folder is self-contained: the HTML and the figures it shows.
+    fig_dir = settings.report / "figures"
+    if fig_dir.exists():
+        shutil.rmtree(fig_dir)
+    for rel in sorted({r["path"] for r in records.values()}):
+        target = fig_dir / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(settings.figures / rel, target)
+    atomic.write_text(html_path, page)
+    refused = report.write_pdf(page, settings.report, pdf_path, allowed_root=settings.build)
+    for url in refused:
+        _say(f"  warning: the report referenced {url}, which was not fetched (outside the build folder)")
+    step.done()
+    _say(f"Report: {pipeline._rel(html_path)}, {pipeline._rel(pdf_path)} ({time.perf_counter() - t0:.1f} s, "
+         f"{len(claims.records)} checked claims)")
+    return pdf_path
+
+
+# --- zip -----------------------------------------------------------------------------------
+
+
+def zip_members(settings: Settings) -> list[tuple[Path, str]]:
+    """(file on disk, name in the archive) for everything the submission holds."""
+    members = []
+    for path in sorted(settings.report.rglob("*")):
+        if path.is_file() and not path.name.startswith("."):
+            members.append((path, "report/" + path.relative_to(settings.report).as_posix()))
+    for path in sources(*ZIP_SOURCES):
+        members.append((path, "source/" + path.relative_to(ROOT).as_posix()))
+    return members
+
+
+def make_zip(settings: Settings) -> Path:
+    out = settings.dist / ZIP_NAME
+    if not (settings.report / "report.pdf").exists():
+        raise Pw09Error(f"there is no report to zip in {settings.report}; run `invoke report` (or `invoke all`) first.")
+    members = zip_members(settings)
+    step = Step(settings, "zip", deps=[p for p, _ in members], params={"names": [n for _, n in members]}, outs=[out])
+    if not step.needed():
+        return out
+    with atomic.atomic_path(out) as tmp:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for path, name in members:
+                zf.write(path, name)
+    step.done()
+    _say(f"Submission: {pipeline._rel(out)} ({len(members)} files, {out.stat().st_size / 1e6:.1f} MB)")
+    return out
+
+
+# --- the commands -------------------------------------------------------------------------
+
+
+def _refresh(settings: Settings, source: DataSource) -> tuple[dict, dict]:
+    for name in config.experiment_names():
+        pipeline.publish(settings, name, source.fingerprint)
+    return pipeline.current_results(settings, source.fingerprint)
+
+
+def _render_all(settings: Settings, source: DataSource) -> Path:
+    results, problems = _refresh(settings, source)
+    figures = make_figures(settings, results)
+    visuals = make_visuals(settings, results, source)
+    make_report(settings, results, problems, figures, visuals, source)
+    return make_zip(settings)
+
+
+def run_all(settings: Settings, force: bool = False) -> Path:
+    t0 = time.perf_counter()
+    with pipeline.build_lock(settings):
+        source = DataSource(settings)
+        trained = pipeline.train_runs(settings, config.experiment_names(), source, force=force)
+        if not trained:
+            _say(f"Experiments: all {len(config.experiment_names())} cached for profile {settings.profile}")
+        out = _render_all(settings, source)
+    _say(f"Done in {time.perf_counter() - t0:.1f} s")
+    return out
+
+
+def run_experiment(settings: Settings, name: str) -> Path:
+    config.check_experiment(name)
+    with pipeline.build_lock(settings):
+        source = DataSource(settings)
+        pipeline.train_runs(settings, [name], source, force=True)
+        return _render_all(settings, source)
+
+
+def run_report(settings: Settings) -> Path:
+    with pipeline.build_lock(settings):
+        source = DataSource(settings)
+        results, problems = _refresh(settings, source)
+        if not results:
+            raise Pw09Error(
+                f"no results for profile {settings.profile!r} in {settings.results}; run `invoke all --profile {settings.profile}` first."
+            )
+        figures = make_figures(settings, results)
+        visuals = make_visuals(settings, results, source)
+        return make_report(settings, results, problems, figures, visuals, source)
+
+
+def run_visualize(settings: Settings, experiment: str | None = None, layer: str | None = None) -> dict:
+    with pipeline.build_lock(settings):
+        source = DataSource(settings)
+        results, _ = _refresh(settings, source)
+        if not results:
+            raise Pw09Error(f"no trained models for profile {settings.profile!r}; run `invoke all --profile {settings.profile}` first.")
+        return make_visuals(settings, results, source, only=experiment, layer=layer)
+
+
+def run_zip(settings: Settings) -> Path:
+    with pipeline.build_lock(settings):
+        return make_zip(settings)
+
+
+def status_table(settings: Settings) -> list[dict]:
+    source = DataSource(settings)
+    rows = []
+    for name, exp in config.EXPERIMENTS.items():
+        cfg = config.resolve(name, settings.profile)
+        rows.append({
+            "experiment": name,
+            "status": pipeline.experiment_status(settings, name, source.fingerprint),
+            "epochs": cfg["epochs"],
+            "train_size": cfg["train_size"] or 50000,
+            "seeds": len(settings.seeds),
+            "title": exp["title"],
+        })
+    return rows
+
+
+def clean(settings: Settings, everything: bool = False) -> list[Path]:
+    """Remove generated outputs; trained runs and the data cache stay unless `everything`."""
+    targets = [settings.results, settings.figures, settings.report, settings.stamps, settings.dist]
+    if everything:
+        targets += [settings.runs, settings.data_cache]
+    removed = []
+    for t in targets:
+        if t.exists():
+            shutil.rmtree(t)
+            removed.append(t)
+    return removed

@@ -1,0 +1,369 @@
+"""The build graph: which runs exist, which are stale, and the steps that turn runs
+into results, figures, a report and a zip.
+
+Like a `dvc.yaml`, every step declares what it reads (files and parameters) and what it
+writes; a stamp in `build/.stamps/` records the digest of its inputs, and a step reruns
+only when that digest changes or an output is missing. Training runs are cached by
+key instead: `runs/<experiment>/s<seed>-<hash of config, data fingerprint, code>/`.
+
+Nothing here imports TensorFlow. Training, evaluation and the activation visualiser
+import it lazily, only when something actually has to be computed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import atomic, config
+from .errors import Pw09Error
+
+ROOT = Path(__file__).resolve().parent.parent
+# The code whose change makes a trained model stale. Prose, templates, figures and the
+# report builder are deliberately not in here: editing them never retrains.
+TRAINING_CODE = [ROOT / "experiments" / "models.py", ROOT / "experiments" / "train.py"]
+
+
+# --- settings and paths ------------------------------------------------------------
+
+
+@dataclass
+class Settings:
+    profile: str = config.DEFAULT_PROFILE
+    data: str | None = None
+    n_seeds: int | None = None
+    build: Path = field(default_factory=lambda: Path(os.environ.get("PW09_BUILD_DIR", ROOT / "build")))
+    dist: Path = field(default_factory=lambda: Path(os.environ.get("PW09_DIST_DIR", ROOT / "dist")))
+    strict: bool = False
+    image_index: int = 12
+
+    def __post_init__(self):
+        config.check_profile(self.profile)
+        self.build = Path(self.build).resolve()
+        self.dist = Path(self.dist).resolve()
+        self.seeds = config.seeds_for(self.profile, self.n_seeds)
+        if self.image_index < 0:
+            raise config.ConfigError(f"--image-index must be 0 or more, got {self.image_index}.")
+
+    runs = property(lambda self: self.build / "runs")
+    results = property(lambda self: self.build / "results")
+    figures = property(lambda self: self.build / "figures")
+    report = property(lambda self: self.build / "report")
+    data_cache = property(lambda self: self.build / "data")
+    stamps = property(lambda self: self.build / ".stamps")
+
+
+@contextlib.contextmanager
+def build_lock(settings: Settings):
+    """One build at a time per build folder: a second one is refused, not interleaved."""
+    settings.build.mkdir(parents=True, exist_ok=True)
+    fh = open(settings.build / ".lock", "w")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        raise Pw09Error(
+            f"another build is already running in {settings.build}; wait for it to finish or stop it first."
+        ) from None
+    try:
+        yield
+    finally:
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
+
+
+# --- hashing -------------------------------------------------------------------------
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def code_hash() -> str:
+    h = hashlib.sha256()
+    for path in TRAINING_CODE:
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+class DataSource:
+    """The data source, fingerprinted cheaply and decoded only if something trains."""
+
+    def __init__(self, settings: Settings):
+        from . import data
+
+        self._data = data
+        self.settings = settings
+        self.source = data.resolve_source(settings.data)
+        self._fingerprint = None
+        self._dataset = None
+
+    @property
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            self._fingerprint = self._data.source_fingerprint(self.source, self.settings.data_cache)
+        return self._fingerprint
+
+    @property
+    def description(self) -> str:
+        return self._data.describe_source(self.source)
+
+    def load(self):
+        if self._dataset is None:
+            t0 = time.perf_counter()
+            self._dataset = self._data.load_cifar10(self.source, self.settings.data_cache)
+            print(f"Data: {self._dataset.source} ({time.perf_counter() - t0:.1f} s)", flush=True)
+        return self._dataset
+
+
+# --- training runs -------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    experiment: str
+    seed: int
+    cfg: dict
+    key: str
+    dir: Path
+
+    @property
+    def done(self) -> bool:
+        return (self.dir / "metrics.json").exists()
+
+    @property
+    def partial(self) -> bool:
+        return not self.done and (self.dir / "checkpoint" / "state.json").exists()
+
+
+def plan_runs(settings: Settings, name: str, fingerprint: str) -> list[Run]:
+    cfg = config.resolve(name, settings.profile)
+    chash = config.config_hash(cfg)
+    code = code_hash()
+    runs = []
+    for seed in settings.seeds:
+        key = hashlib.sha256(f"{chash}|{fingerprint}|{code}|{seed}".encode()).hexdigest()[:12]
+        runs.append(Run(name, seed, cfg, key, settings.runs / name / f"s{seed}-{key}"))
+    return runs
+
+
+def experiment_status(settings: Settings, name: str, fingerprint: str) -> str:
+    """cached / partial (some seeds done or a run interrupted) / stale / missing."""
+    runs = plan_runs(settings, name, fingerprint)
+    done = sum(r.done for r in runs)
+    if done == len(runs):
+        return "cached"
+    if done or any(r.partial for r in runs):
+        return f"partial ({done}/{len(runs)} seeds)"
+    folder = settings.runs / name
+    others = [p for p in folder.glob("s*-*") if (p / "metrics.json").exists()] if folder.exists() else []
+    return "stale" if others else "missing"
+
+
+def train_runs(settings: Settings, names: list[str], source: DataSource, force: bool = False) -> list[Run]:
+    """Train every run of `names` that is not cached (all of them with force)."""
+    trained = []
+    for name in names:
+        for run in plan_runs(settings, name, source.fingerprint):
+            if run.done and not force:
+                continue
+            if force:
+                shutil.rmtree(run.dir, ignore_errors=True)
+            from .train import TrainingInterrupted, train_run
+
+            dataset = source.load()
+            print(f"Training {name} (seed {run.seed}, profile {settings.profile}) -> {_rel(run.dir)}", flush=True)
+            extra = {
+                "data_fingerprint": source.fingerprint,
+                "data_source": dataset.source,
+                "config_hash": config.config_hash(run.cfg),
+                "code_hash": code_hash(),
+                "run_key": run.key,
+            }
+            try:
+                train_run(run.cfg, run.seed, dataset, run.dir, extra=extra)
+            except TrainingInterrupted as stop:
+                raise Pw09Error(
+                    f"interrupted: {name} seed {run.seed} stopped after epoch {stop.epochs_done} of {stop.epochs}; "
+                    f"run the same command again to resume from epoch {stop.epochs_done + 1}."
+                ) from None
+            trained.append(run)
+    return trained
+
+
+# --- results: runs aggregated over seeds -----------------------------------------------
+
+METRICS = ("train_accuracy", "train_loss", "test_accuracy", "test_loss", "train_seconds")
+CURVES = ("loss", "accuracy", "test_loss", "test_accuracy")
+
+
+def read_history(path: Path) -> list[dict]:
+    import csv
+
+    with open(path, newline="") as fh:
+        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in csv.DictReader(fh)]
+
+
+def aggregate(runs_metrics: list[dict], histories: list[list[dict]], cfg: dict) -> tuple[dict, list[dict]]:
+    """Combine per-seed runs into one result: per-seed values, mean and sample std.
+
+    Pure: no files. Returns (metrics, mean_history) where mean_history has one row per
+    epoch with the mean over seeds of each curve and its std (`<curve>_std`).
+    """
+    from .stats import mean_std
+
+    first = runs_metrics[0]
+    per_seed = {m: [r[m] for r in runs_metrics] for m in METRICS}
+    means, stds = {}, {}
+    for m in METRICS:
+        means[m], stds[m] = mean_std(per_seed[m])
+    out = {
+        "experiment": cfg["experiment"],
+        "title": cfg["title"],
+        "exercise": cfg["exercise"],
+        "augmentation": cfg["augmentation"],
+        "augmentation_layers": cfg["augmentation_layers"],
+        "model": cfg["model"],
+        "profile": cfg["profile"],
+        "epochs": cfg["epochs"],
+        "batch_size": cfg["batch_size"],
+        "optimizer": cfg["optimizer"],
+        "learning_rate": cfg["learning_rate"],
+        "loss": cfg["loss"],
+        "seed": first["seed"],
+        "seeds": [r["seed"] for r in runs_metrics],
+        "n_seeds": len(runs_metrics),
+        "train_size": first["train_size"],
+        "test_size": first["test_size"],
+        "params": first["params"],
+        "data_fingerprint": first["data_fingerprint"],
+        "data_source": first["data_source"],
+        "config_hash": first["config_hash"],
+        "code_hash": first["code_hash"],
+        "runs": [r["run_key"] for r in runs_metrics],
+        "environment": first["environment"],
+        "resumed_from_epoch": [r.get("resumed_from_epoch", 0) for r in runs_metrics],
+        **means,
+        "std": stds,
+        "per_seed": per_seed,
+    }
+    n_epochs = min(len(h) for h in histories)
+    mean_history = []
+    for i in range(n_epochs):
+        row = {"epoch": i + 1}
+        for c in CURVES:
+            row[c], row[f"{c}_std"] = mean_std([h[i][c] for h in histories])
+        mean_history.append(row)
+    return out, mean_history
+
+
+def publish(settings: Settings, name: str, fingerprint: str) -> dict | None:
+    """Write results/<name>/ (metrics.json, history.csv, history_seeds.csv, model.keras)
+    from the current profile's runs; returns the metrics, or None if a run is missing.
+    Rewrites nothing when the published runs are already the current ones."""
+    runs = plan_runs(settings, name, fingerprint)
+    if not all(r.done for r in runs):
+        return None
+    out = settings.results / name
+    current = out / "metrics.json"
+    if current.exists():
+        old = atomic.read_json(current)
+        if old.get("runs") == [r.key for r in runs] and (out / "model.keras").exists():
+            return old
+    runs_metrics = [atomic.read_json(r.dir / "metrics.json") for r in runs]
+    histories = [read_history(r.dir / "history.csv") for r in runs]
+    metrics, mean_history = aggregate(runs_metrics, histories, runs[0].cfg)
+    metrics["history"] = {c: [row[c] for row in mean_history] for c in ("epoch", *CURVES)}
+    metrics["history_std"] = {c: [row[f"{c}_std"] for row in mean_history] for c in CURVES}
+
+    cols = ["epoch", *CURVES, *(f"{c}_std" for c in CURVES)]
+    lines = [",".join(cols)] + [",".join(repr(row[c]) for c in cols) for row in mean_history]
+    atomic.write_text(out / "history.csv", "\n".join(lines) + "\n")
+    seed_lines = ["seed," + (runs_and_cols := ",".join(["epoch", *CURVES, "seconds"]))]
+    for run, hist in zip(runs, histories):
+        for row in hist:
+            seed_lines.append(f"{run.seed}," + ",".join(repr(row[c]) for c in runs_and_cols.split(",")))
+    atomic.write_text(out / "history_seeds.csv", "\n".join(seed_lines) + "\n")
+    with atomic.atomic_path(out / "model.keras") as tmp:
+        shutil.copyfile(runs[0].dir / "model.keras", tmp)
+    atomic.write_json(current, metrics)  # last: the folder is consistent once this lands
+    return metrics
+
+
+def current_results(settings: Settings, fingerprint: str) -> tuple[dict, dict]:
+    """The published results that belong to this profile, data and code.
+
+    Returns (results, problems): results maps experiment -> metrics; problems maps an
+    experiment to why it is absent ("missing", or what makes it stale). A stale
+    result is never returned as current.
+    """
+    results, problems = {}, {}
+    for name in config.experiment_names():
+        path = settings.results / name / "metrics.json"
+        if not path.exists():
+            problems[name] = "missing"
+            continue
+        metrics = atomic.read_json(path)
+        expected = [r.key for r in plan_runs(settings, name, fingerprint)]
+        if metrics.get("runs") == expected:
+            results[name] = metrics
+        elif metrics.get("profile") != settings.profile:
+            problems[name] = f"stale (made under profile {metrics.get('profile')!r})"
+        elif metrics.get("data_fingerprint") != fingerprint:
+            problems[name] = "stale (made from other data)"
+        elif len(metrics.get("runs", [])) != len(expected):
+            problems[name] = f"stale (made with {len(metrics.get('runs', []))} seeds, {len(expected)} asked)"
+        else:
+            problems[name] = "stale (configuration or training code changed)"
+    return results, problems
+
+
+# --- cached steps ----------------------------------------------------------------------
+
+
+class Step:
+    """A build step with declared inputs and outputs, rerun only when they change."""
+
+    def __init__(self, settings: Settings, name: str, deps: list[Path], params: dict, outs: list[Path]):
+        self.settings, self.name, self.deps, self.params, self.outs = settings, name, deps, params, outs
+        self.stamp = settings.stamps / f"{name}.json"
+
+    def digest(self) -> str:
+        h = hashlib.sha256(json.dumps(self.params, sort_keys=True, default=str).encode())
+        for dep in sorted(set(self.deps)):
+            h.update(str(dep).encode() + b"\0" + file_digest(dep).encode())
+        return h.hexdigest()
+
+    def needed(self) -> bool:
+        if not self.stamp.exists() or not all(p.exists() for p in self.outs):
+            return True
+        return atomic.read_json(self.stamp).get("digest") != self.digest()
+
+    def done(self) -> None:
+        atomic.write_json(self.stamp, {"digest": self.digest(), "outs": [str(p) for p in self.outs]})
+
+
+def sources(*patterns: str) -> list[Path]:
+    """Files of the project matching glob patterns relative to the repository root."""
+    found = []
+    for pattern in patterns:
+        found.extend(sorted(p for p in ROOT.glob(pattern) if p.is_file() and "__pycache__" not in p.parts))
+    return found
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

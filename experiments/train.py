@@ -1,0 +1,276 @@
+"""Train and evaluate one experiment with one seed, resumably.
+
+`train_run()` is the only place that trains. It reads a resolved configuration
+(`config.resolve`), a `data.Dataset` and a run folder, and leaves in that folder:
+
+    history.csv   one row per epoch: loss, accuracy (running, on augmented batches),
+                  test_loss, test_accuracy, seconds
+    model.keras   the trained model (loads with plain keras.models.load_model)
+    metrics.json  written last: its presence marks the run as complete
+
+While training, `checkpoint/` holds the model and history after the last completed
+epoch; a run that is killed resumes from there and ends with a full-length history.
+Only `keras.*` is used, so the same code runs on the TensorFlow, JAX or PyTorch backend.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import atomic
+from .data import Dataset, stratified_subset
+
+HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "test_loss", "test_accuracy", "seconds"]
+EVAL_BATCH_SIZE = 500
+
+
+class TrainingInterrupted(Exception):
+    """Ctrl-C during training; carries where the run stopped (checkpoint kept)."""
+
+    def __init__(self, epochs_done: int, epochs: int):
+        super().__init__(f"stopped after epoch {epochs_done} of {epochs}")
+        self.epochs_done = epochs_done
+        self.epochs = epochs
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and the backend; ask for deterministic kernels where offered."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def prepare_arrays(cfg: dict, data: Dataset) -> tuple[np.ndarray, ...]:
+    """The run's train/test arrays: a fixed stratified subset, scaled to [0, 1], one-hot.
+
+    The subset is drawn with the profile's base seed, not the run's seed, so every seed
+    of an experiment (and every experiment of a profile) sees the same images.
+    """
+    x_tr, y_tr = stratified_subset(data.x_train, data.y_train, cfg["train_size"], seed=cfg["base_seed"])
+    x_te, y_te = stratified_subset(data.x_test, data.y_test, cfg["test_size"], seed=cfg["base_seed"])
+    eye = np.eye(10, dtype="float32")
+    return (
+        x_tr.astype("float32") / 255.0, eye[y_tr],
+        x_te.astype("float32") / 255.0, eye[y_te],
+    )
+
+
+# --- checkpointing ---------------------------------------------------------------
+
+
+class _Checkpoint:
+    """Model + history after the last completed epoch, in `run_dir/checkpoint/`.
+
+    `state.json` is replaced atomically and names the model file it belongs to, so a
+    kill at any moment leaves a consistent pair (or the previous one).
+    """
+
+    def __init__(self, run_dir: Path):
+        self.dir = run_dir / "checkpoint"
+        self.state_path = self.dir / "state.json"
+
+    def load(self):
+        if not self.state_path.exists():
+            return None
+        state = atomic.read_json(self.state_path)
+        if not (self.dir / state["model"]).exists():
+            return None
+        return state
+
+    def save(self, model, history: list[dict]) -> None:
+        epoch = len(history)
+        name = f"epoch-{epoch:04d}.keras"
+        with atomic.atomic_path(self.dir / name) as tmp:
+            model.save(tmp)
+        atomic.write_json(self.state_path, {"epoch": epoch, "model": name, "history": history})
+        for old in self.dir.glob("epoch-*.keras"):
+            if old.name != name:
+                old.unlink(missing_ok=True)
+
+    def clear(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _progress_callback(total_epochs: int, history: list[dict], checkpoint: _Checkpoint, label: str):
+    import keras
+
+    class EpochLog(keras.callbacks.Callback):
+        """Record each epoch, checkpoint it, and print one progress line with time left."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            row = {
+                "epoch": epoch + 1,
+                "loss": float(logs["loss"]),
+                "accuracy": float(logs["accuracy"]),
+                "test_loss": float(logs["val_loss"]),
+                "test_accuracy": float(logs["val_accuracy"]),
+                "seconds": time.perf_counter() - self._t0,
+            }
+            history.append(row)
+            checkpoint.save(self.model, history)
+            done = len(history)
+            per_epoch = sum(r["seconds"] for r in history) / done
+            left = per_epoch * (total_epochs - done)
+            print(
+                f"  [{label}] epoch {done}/{total_epochs}  loss {row['loss']:.4f}  acc {row['accuracy']:.4f}"
+                f"  test_loss {row['test_loss']:.4f}  test_acc {row['test_accuracy']:.4f}"
+                f"  {row['seconds']:.1f} s  ~{_human(left)} left",
+                flush=True,
+            )
+
+    return EpochLog()
+
+
+def _human(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 5400:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {(seconds % 3600) // 60:02d} min"
+
+
+def history_csv(history: list[dict]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in history:
+        writer.writerow({k: (repr(row[k]) if isinstance(row[k], float) else row[k]) for k in HISTORY_COLUMNS})
+    return buf.getvalue()
+
+
+def environment() -> dict:
+    """Versions and hardware, recorded with every run."""
+    import keras
+
+    devices = []
+    backend = keras.backend.backend()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            devices = [d.device_type for d in tf.config.list_physical_devices()]
+        elif backend == "jax":
+            import jax
+
+            devices = [d.platform for d in jax.devices()]
+        elif backend == "torch":
+            import torch
+
+            devices = ["cuda"] if torch.cuda.is_available() else ["cpu"]
+    except Exception:  # device listing is informative only
+        devices = []
+    return {
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "backend": backend,
+        "backend_version": _backend_version(backend),
+        "devices": sorted(set(d.lower() for d in devices)),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def _backend_version(backend: str) -> str:
+    try:
+        module = __import__({"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend])
+        return module.__version__
+    except Exception:
+        return "unknown"
+
+
+def train_run(cfg: dict, seed: int, data: Dataset, run_dir: Path, extra: dict | None = None) -> dict:
+    """Train `cfg` with `seed` on `data`, writing history, model and metrics into run_dir.
+
+    Resumes from `run_dir/checkpoint` when an earlier attempt was interrupted.
+    Returns the metrics dict (also written to run_dir/metrics.json).
+    """
+    import keras
+
+    from .models import build_model
+
+    run_dir = Path(run_dir)
+    label = f"{cfg['experiment']} seed {seed}"
+    x_tr, y_tr, x_te, y_te = prepare_arrays(cfg, data)
+    checkpoint = _Checkpoint(run_dir)
+    state = checkpoint.load()
+    seed_everything(seed)
+    if state is not None:
+        model = keras.models.load_model(checkpoint.dir / state["model"])
+        history = list(state["history"])
+        print(f"  [{label}] resuming after epoch {state['epoch']} of {cfg['epochs']} (checkpoint found)", flush=True)
+    else:
+        model = build_model(cfg, seed=seed)
+        history = []
+    initial_epoch = len(history)
+    verbose = 1 if sys.stdout.isatty() else 0
+    print(
+        f"  [{label}] training {model.name} on {len(x_tr):,} images, testing on {len(x_te):,}; "
+        f"{cfg['epochs']} epochs of batch {cfg['batch_size']}",
+        flush=True,
+    )
+    try:
+        if initial_epoch < cfg["epochs"]:
+            model.fit(
+                x_tr, y_tr,
+                batch_size=cfg["batch_size"],
+                epochs=cfg["epochs"],
+                initial_epoch=initial_epoch,
+                validation_data=(x_te, y_te),
+                validation_batch_size=EVAL_BATCH_SIZE,
+                shuffle=True,
+                verbose=verbose,
+                callbacks=[_progress_callback(cfg["epochs"], history, checkpoint, label)],
+            )
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(len(history), cfg["epochs"]) from None
+
+    # Final evaluation with augmentation and dropout off (inference mode).
+    train_loss, train_acc = model.evaluate(x_tr, y_tr, batch_size=EVAL_BATCH_SIZE, verbose=0)
+    test_loss, test_acc = model.evaluate(x_te, y_te, batch_size=EVAL_BATCH_SIZE, verbose=0)
+    metrics = {
+        "experiment": cfg["experiment"],
+        "profile": cfg["profile"],
+        "epochs": cfg["epochs"],
+        "batch_size": cfg["batch_size"],
+        "seed": seed,
+        "train_size": int(len(x_tr)),
+        "test_size": int(len(x_te)),
+        "train_accuracy": float(train_acc),
+        "train_loss": float(train_loss),
+        "test_accuracy": float(test_acc),
+        "test_loss": float(test_loss),
+        "train_seconds": float(sum(r["seconds"] for r in history)),
+        "resumed_from_epoch": initial_epoch,
+        "params": int(model.count_params()),
+        "environment": environment(),
+        **(extra or {}),
+    }
+    for key in ("train_accuracy", "train_loss", "test_accuracy", "test_loss"):
+        if not math.isfinite(metrics[key]):
+            raise FloatingPointError(f"{label}: {key} is {metrics[key]} (training diverged)")
+
+    atomic.write_text(run_dir / "history.csv", history_csv(history))
+    with atomic.atomic_path(run_dir / "model.keras") as tmp:
+        model.save(tmp)
+    atomic.write_json(run_dir / "metrics.json", metrics)  # last: marks the run complete
+    checkpoint.clear()
+    return metrics

@@ -1,0 +1,112 @@
+"""Tasks for `invoke`: parse options, call `experiments.build`. Nothing else lives here.
+
+    invoke all                       every experiment, figures, report, zip (cached)
+    invoke experiment --name vgg_aug retrain one experiment, then refresh the report
+    invoke list                      which experiments are cached / stale / missing
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+
+from invoke import task
+
+from experiments.errors import Pw09Error
+
+PROFILE_HELP = "full (default), quick (~30 min on a 2-core CPU) or smoke (~2 min)"
+DATA_HELP = "CIFAR-10 copy: official cifar-10-python.tar.gz or its folder, or an image folder / .tar.gz (default: $PW09_DATA, else the Keras download)"
+SEEDS_HELP = "number of seeds per experiment (default: full 3, quick and smoke 1)"
+
+
+@contextmanager
+def _user_errors():
+    """A user's mistake or Ctrl-C: one sentence on stderr, exit code 1/130, no traceback."""
+    try:
+        yield
+    except Pw09Error as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted; completed epochs are checkpointed, run the same command again to resume.", file=sys.stderr)
+        sys.exit(130)
+
+
+def _settings(profile, data, seeds=None, strict=False, image_index=12):
+    from experiments.pipeline import Settings
+
+    return Settings(profile=profile, data=data, n_seeds=seeds, strict=strict, image_index=image_index)
+
+
+@task(help={"profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP, "force": "retrain every experiment even if cached",
+            "strict": "fail the build when the data contradicts a claim of the prose"})
+def all(c, profile="full", data=None, seeds=None, force=False, strict=False):
+    """Run every experiment (cached), draw the figures, render report.html/.pdf and the zip."""
+    with _user_errors():
+        from experiments import build
+
+        build.run_all(_settings(profile, data, seeds, strict), force=force)
+
+
+@task(help={"name": "experiment to retrain (see `invoke list`)", "profile": PROFILE_HELP, "data": DATA_HELP,
+            "seeds": SEEDS_HELP, "strict": "fail on a contradicted claim"})
+def experiment(c, name, profile="full", data=None, seeds=None, strict=False):
+    """Retrain one experiment even if cached, then rebuild figures, report and zip."""
+    with _user_errors():
+        from experiments import build
+
+        build.run_experiment(_settings(profile, data, seeds, strict), name)
+
+
+@task(help={"profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP, "strict": "fail on a contradicted claim"})
+def report(c, profile="full", data=None, seeds=None, strict=False):
+    """Figures, HTML and PDF from existing results; never trains."""
+    with _user_errors():
+        from experiments import build
+
+        build.run_report(_settings(profile, data, seeds, strict))
+
+
+@task(help={"experiment": "only this experiment's model (default: the ones the report shows)",
+            "layer": "only this layer's figures", "image_index": "training image to feed (default 12)",
+            "profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP})
+def visualize(c, experiment=None, layer=None, image_index=12, profile="full", data=None, seeds=None):
+    """Exercise 2: filters, activation maps and augmentation grids from saved models."""
+    with _user_errors():
+        from experiments import build
+
+        manifest = build.run_visualize(_settings(profile, data, seeds, image_index=int(image_index)), experiment, layer)
+        n = sum(len(m["figures"]) for m in manifest["models"].values()) + len(manifest["augmentation"])
+        print(f"{n} figures for {', '.join(manifest['models'])}")
+
+
+@task(help={"profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP})
+def zip(c, profile="full", data=None, seeds=None):
+    """Pack the report and the sources into dist/pw09-submission.zip."""
+    with _user_errors():
+        from experiments import build
+
+        print(build.run_zip(_settings(profile, data, seeds)))
+
+
+@task(name="list", help={"profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP})
+def list_(c, profile="full", data=None, seeds=None):
+    """Each experiment with its status for a profile: cached, partial, stale or missing."""
+    with _user_errors():
+        from experiments import build
+
+        rows = build.status_table(_settings(profile, data, seeds))
+        print(f"{'experiment':<12} {'status':<22} {'epochs':>6} {'images':>7} {'seeds':>5}  description")
+        for r in rows:
+            print(f"{r['experiment']:<12} {r['status']:<22} {r['epochs']:>6} {r['train_size']:>7} {r['seeds']:>5}  {r['title']}")
+
+
+@task(help={"all": "also delete trained runs and the decoded-data cache"})
+def clean(c, all=False):
+    """Delete generated results, figures, report and zip (trained runs are kept)."""
+    with _user_errors():
+        from experiments import build
+        from experiments.pipeline import Settings
+
+        for path in build.clean(Settings(profile="smoke"), everything=all):
+            print(f"removed {path}")
