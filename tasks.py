@@ -32,30 +32,33 @@ def _user_errors():
         sys.exit(130)
 
 
-def _settings(profile, data, seeds=None, strict=False, image_index=12):
+def _settings(profile, data, seeds=None, strict=False, image_index=12, mixed_precision=False):
     from experiments.pipeline import Settings
 
-    return Settings(profile=profile, data=data, n_seeds=seeds, strict=strict, image_index=image_index)
+    return Settings(profile=profile, data=data, n_seeds=seeds, strict=strict, image_index=image_index,
+                    mixed_precision=mixed_precision)
 
 
 @task(help={"profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP, "force": "retrain every experiment even if cached",
-            "strict": "fail the build when the data contradicts a claim of the prose"})
-def all(c, profile="full", data=None, seeds=None, force=False, strict=False):
+            "strict": "fail the build when the data contradicts a claim of the prose",
+            "mixed_precision": "train in mixed float16 (for GPUs; separate cache entries)"})
+def all(c, profile="full", data=None, seeds=None, force=False, strict=False, mixed_precision=False):
     """Run every experiment (cached), draw the figures, render report.html/.pdf and the zip."""
     with _user_errors():
         from experiments import build
 
-        build.run_all(_settings(profile, data, seeds, strict), force=force)
+        build.run_all(_settings(profile, data, seeds, strict, mixed_precision=mixed_precision), force=force)
 
 
 @task(help={"name": "experiment to retrain (see `invoke list`)", "profile": PROFILE_HELP, "data": DATA_HELP,
-            "seeds": SEEDS_HELP, "strict": "fail on a contradicted claim"})
-def experiment(c, name, profile="full", data=None, seeds=None, strict=False):
+            "seeds": SEEDS_HELP, "strict": "fail on a contradicted claim",
+            "mixed_precision": "train in mixed float16 (for GPUs; separate cache entries)"})
+def experiment(c, name, profile="full", data=None, seeds=None, strict=False, mixed_precision=False):
     """Retrain one experiment even if cached, then rebuild figures, report and zip."""
     with _user_errors():
         from experiments import build
 
-        build.run_experiment(_settings(profile, data, seeds, strict), name)
+        build.run_experiment(_settings(profile, data, seeds, strict, mixed_precision=mixed_precision), name)
 
 
 @task(help={"profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP, "strict": "fail on a contradicted claim"})

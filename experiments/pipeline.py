@@ -43,12 +43,14 @@ class Settings:
     dist: Path = field(default_factory=lambda: Path(os.environ.get("PW09_DIST_DIR", ROOT / "dist")))
     strict: bool = False
     image_index: int = 12
+    mixed_precision: bool = False
 
     def __post_init__(self):
         config.check_profile(self.profile)
         self.build = Path(self.build).resolve()
         self.dist = Path(self.dist).resolve()
         self.seeds = config.seeds_for(self.profile, self.n_seeds)
+        self.overrides = {"mixed_precision": True} if self.mixed_precision else {}
         if self.image_index < 0:
             raise config.ConfigError(f"--image-index must be 0 or more, got {self.image_index}.")
 
@@ -148,7 +150,7 @@ class Run:
 
 
 def plan_runs(settings: Settings, name: str, fingerprint: str) -> list[Run]:
-    cfg = config.resolve(name, settings.profile)
+    cfg = config.resolve(name, settings.profile, settings.overrides)
     chash = config.config_hash(cfg)
     code = code_hash()
     runs = []

@@ -213,6 +213,8 @@ def train_run(cfg: dict, seed: int, data: Dataset, run_dir: Path, extra: dict | 
     checkpoint = _Checkpoint(run_dir)
     state = checkpoint.load()
     seed_everything(seed)
+    # float16 compute with float32 weights: faster on GPUs with tensor cores, not on a CPU.
+    keras.mixed_precision.set_global_policy("mixed_float16" if cfg.get("mixed_precision") else "float32")
     if state is not None:
         model = keras.models.load_model(checkpoint.dir / state["model"])
         history = list(state["history"])
