@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from invoke import task
 
-from experiments.errors import Pw09Error
+from experiments.errors import Interrupted, Pw09Error
 
 PROFILE_HELP = "full (default), quick (~30 min on a 2-core CPU) or smoke (~2 min)"
 DATA_HELP = "CIFAR-10 copy: official cifar-10-python.tar.gz or its folder, or an image folder / .tar.gz (default: $PW09_DATA, else the Keras download)"
@@ -24,8 +24,11 @@ def _user_errors():
     """A user's mistake or Ctrl-C: one sentence on stderr, exit code 1/130, no traceback."""
     try:
         yield
+    except Interrupted as exc:  # Ctrl-C while training: where it stopped, how to go on
+        print(" ".join(str(exc).split()), file=sys.stderr)
+        sys.exit(130)
     except Pw09Error as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print("error: " + " ".join(str(exc).split()), file=sys.stderr)  # one line, whatever the cause
         sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted; completed epochs are checkpointed, run the same command again to resume.", file=sys.stderr)

@@ -21,13 +21,15 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def _ensure_dir(folder: Path) -> None:
+def ensure_dir(folder: Path) -> None:
+    """Create `folder` if needed; a Pw09Error (not a traceback) if it cannot be written."""
+    folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise Pw09Error(
-            f"cannot create the output folder {folder} ({exc.strerror}); "
-            "choose a writable location or fix its permissions."
+            f"cannot create the output folder {folder} ({exc.strerror or exc}); choose a writable location "
+            "(PW09_BUILD_DIR, PW09_DIST_DIR) or fix its permissions."
         ) from None
     if not os.access(folder, os.W_OK):
         raise Pw09Error(
@@ -44,7 +46,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     which dispatch on the extension (Keras, matplotlib, numpy) still work.
     """
     path = Path(path)
-    _ensure_dir(path.parent)
+    ensure_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)

@@ -26,7 +26,10 @@ from .pipeline import ROOT, DataSource, Settings, Step, sources
 
 ZIP_NAME = "pw09-submission.zip"
 # What the submission holds besides the report: the sources, nothing generated.
-ZIP_SOURCES = ["tasks.py", "pyproject.toml", "README.md", "experiments/*.py", "templates/*", "report_src/*"]
+ZIP_SOURCES = ["tasks.py", "pyproject.toml", "README.md", "experiments/*.py"]  # + templates/, report_src/
+# The only kinds of file the zip may hold, by top folder: no data, weights, caches or VCS.
+ZIP_ALLOWED = {"report": {".html", ".pdf", ".png", ".svg", ".css"},
+               "source": {".py", ".md", ".toml", ".j2", ".css", ".html"}}
 
 
 def _say(msg: str) -> None:
@@ -187,8 +190,8 @@ def make_report(settings: Settings, results: dict, problems: dict, figures: dict
     step = Step(
         settings, "report",
         deps=[settings.results / n / "metrics.json" for n in results] + figure_files
-        + sources("templates/*", "report_src/*", "experiments/report.py", "experiments/claims.py",
-                  "experiments/stats.py"),
+        + _folder_files(settings.templates) + _folder_files(settings.report_src)
+        + sources("experiments/report.py", "experiments/claims.py", "experiments/stats.py"),
         params={"problems": problems, "strict": settings.strict, "prov": prov, "visuals": visuals},
         outs=[html_path, pdf_path],
     )
@@ -198,7 +201,9 @@ def make_report(settings: Settings, results: dict, problems: dict, figures: dict
     for name, why in problems.items():
         _say(f"  warning: {name} is not in the report: {why}; run `invoke experiment --name {name} --profile {settings.profile}`.")
     t0 = time.perf_counter()
-    page, claims = report.render_html(results, problems, records, visuals, prov, settings.profile, settings.strict)
+    page, claims = report.render_html(results, problems, records, visuals, prov, settings.profile, settings.strict,
+                                      templates_dir=settings.templates, prose_dir=settings.report_src)
+    step.stamp.unlink(missing_ok=True)  # until both files land, the report counts as unfinished
     for claim in claims.failures():
         _say(f"  warning: the data contradicts claim {claim.id}: {claim.text}")
     # The report folder is self-contained: the HTML and the figures it shows.
@@ -206,9 +211,8 @@ def make_report(settings: Settings, results: dict, problems: dict, figures: dict
     if fig_dir.exists():
         shutil.rmtree(fig_dir)
     for rel in sorted({r["path"] for r in records.values()}):
-        target = fig_dir / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(settings.figures / rel, target)
+        with atomic.atomic_path(fig_dir / rel) as tmp:
+            shutil.copyfile(settings.figures / rel, tmp)
     atomic.write_text(html_path, page)
     refused = report.write_pdf(page, settings.report, pdf_path, allowed_root=settings.build)
     for url in refused:
@@ -222,21 +226,42 @@ def make_report(settings: Settings, results: dict, problems: dict, figures: dict
 # --- zip -----------------------------------------------------------------------------------
 
 
+def _folder_files(folder: Path) -> list[Path]:
+    return sorted(p for p in Path(folder).glob("*") if p.is_file())
+
+
+def zip_allowed(name: str) -> bool:
+    """True for an archive name of an allowed kind: relative, no `..`, no hidden part."""
+    parts = name.split("/")
+    return (len(parts) >= 2 and parts[0] in ZIP_ALLOWED and "\\" not in name
+            and all(part and not part.startswith(".") for part in parts)
+            and Path(parts[-1]).suffix.lower() in ZIP_ALLOWED[parts[0]])
+
+
 def zip_members(settings: Settings) -> list[tuple[Path, str]]:
-    """(file on disk, name in the archive) for everything the submission holds."""
+    """(file on disk, name in the archive) for everything the submission holds.
+
+    Only names that `zip_allowed` accepts: editor backups, temporary files and anything
+    else of an unlisted kind is left out.
+    """
     members = []
     for path in sorted(settings.report.rglob("*")):
-        if path.is_file() and not path.name.startswith("."):
+        if path.is_file():
             members.append((path, "report/" + path.relative_to(settings.report).as_posix()))
     for path in sources(*ZIP_SOURCES):
         members.append((path, "source/" + path.relative_to(ROOT).as_posix()))
-    return members
+    for folder, name in ((settings.templates, "templates"), (settings.report_src, "report_src")):
+        members += [(path, f"source/{name}/{path.name}") for path in _folder_files(folder)]
+    return [(path, name) for path, name in members if zip_allowed(name)]
 
 
 def make_zip(settings: Settings) -> Path:
     out = settings.dist / ZIP_NAME
     if not (settings.report / "report.pdf").exists():
         raise Pw09Error(f"there is no report to zip in {settings.report}; run `invoke report` (or `invoke all`) first.")
+    if not (settings.stamps / "report.json").exists():
+        raise Pw09Error(f"the report in {settings.report} is unfinished (its last rendering stopped); "
+                        "run `invoke report` (or `invoke all`) first.")
     members = zip_members(settings)
     step = Step(settings, "zip", deps=[p for p, _ in members], params={"names": [n for _, n in members]}, outs=[out])
     if not step.needed():
@@ -301,6 +326,8 @@ def run_report(settings: Settings) -> Path:
 
 
 def run_visualize(settings: Settings, experiment: str | None = None, layer: str | None = None) -> dict:
+    if experiment is not None:
+        config.check_experiment(experiment)
     with pipeline.build_lock(settings):
         source = DataSource(settings)
         results, _ = _refresh(settings, source)

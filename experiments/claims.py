@@ -143,6 +143,19 @@ class Claim:
                 f"{self.text} [numbers: {numbers}]")
 
 
+class ClaimText(str):
+    """The sentence of a claim (a plain `str` for the prose) that also carries the
+    `Claim` behind it, so a template can branch on `.claim.found` or build a table cell
+    from `.claim.numbers` without evaluating the claim a second time."""
+
+    claim: Claim
+
+    def __new__(cls, claim: Claim) -> "ClaimText":
+        text = super().__new__(cls, claim.text)
+        text.claim = claim
+        return text
+
+
 def _and(parts: Sequence[str]) -> str:
     """"a", "a and b", "a, b and c"."""
     return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
@@ -165,20 +178,25 @@ class ClaimBook:
     absent experiments make "missing" claims. `facts` holds other measured numbers
     (e.g. activation sparsity per layer) that `increasing` can look up by key. With
     `strict`, `check_strict()` (called once after rendering) raises on contradictions.
+    `names` maps an experiment to the name its sentences use (default: its title); the
+    report passes the short experiment ids that its tables and figures use.
+
+    Every template-facing method returns a `ClaimText`: the sentence, with `.claim`.
     """
 
     def __init__(self, results: Mapping[str, dict], facts: Mapping | None = None,
-                 strict: bool = False):
+                 strict: bool = False, names: Mapping[str, str] | None = None):
         self.results = dict(results)
         self.facts = dict(facts or {})
         self.strict = strict
+        self.names = dict(names or {})
         self.records: list[Claim] = []
         self._seen: dict[str, tuple[tuple, Claim]] = {}  # id -> (call arguments, claim)
 
     # --- template-facing claims ---------------------------------------------------------
 
     def compare(self, metric: str, a: str, b: str, expect: str | None = None,
-                label: str | None = None) -> str:
+                label: str | None = None) -> ClaimText:
         """How `a` compares with `b` on `metric` (paired per-seed difference a - b).
 
         `expect` ("higher" / "lower") is what the prose asserts about a relative to b;
@@ -194,7 +212,7 @@ class ClaimBook:
         return self._record(claim_id, call, lambda: self._compare(
             claim_id, metric, m, a, b, expect, label or m.label))
 
-    def best(self, metric: str, candidates: Sequence[str], expect: str | None = None) -> str:
+    def best(self, metric: str, candidates: Sequence[str], expect: str | None = None) -> ClaimText:
         """Which candidate is best on `metric` (highest mean; lowest for losses and the gap).
 
         The lead is the paired difference best - runner-up. `expect` names the
@@ -213,7 +231,7 @@ class ClaimBook:
             claim_id, metric, m, names, expect))
 
     def in_range(self, metric: str, exp: str, lo: float, hi: float, label: str,
-                 expect: bool | None = None) -> str:
+                 expect: bool | None = None) -> ClaimText:
         """Whether the mean `metric` of `exp` is below, within or above [lo, hi].
 
         `label` names the range ("the assignment's expected range"); `expect` True
@@ -234,7 +252,7 @@ class ClaimBook:
             claim_id, metric, m, exp, lo, hi, label, expect))
 
     def increasing(self, values: Sequence[tuple[str, float]] | Mapping[str, float] | str,
-                   what: str, expect: bool | None = None, percent: bool = True) -> str:
+                   what: str, expect: bool | None = None, percent: bool = True) -> ClaimText:
         """Whether a series of (name, value) pairs rises at every step.
 
         `values` is the series itself or the key of one in `facts` (a missing key
@@ -252,6 +270,25 @@ class ClaimBook:
         call = ("increasing", pairs, what, expect, percent)
         return self._record(claim_id, call, lambda: self._increasing(
             claim_id, pairs, what, expect, percent))
+
+    def relation(self, what: str, a: str, value_a: float, b: str, value_b: float,
+                 expect: str | None = None, percent: bool = True) -> ClaimText:
+        """How one measured value compares with another (no seeds: a plain comparison).
+
+        For facts measured once, such as the share of zero activations of two layers.
+        `a` and `b` name the values, `what` says what they are; values are fractions
+        shown in % unless `percent` is False. `expect` ("higher" / "lower") is what the
+        prose asserts about `a` relative to `b`.
+        """
+        _check_expect(expect, (None, stats.HIGHER, stats.LOWER))
+        try:
+            va, vb = _finite(value_a), _finite(value_b)
+        except ValueError as exc:
+            raise ReportError(f"relation() for {what!r}: {exc}.") from None
+        claim_id = f"relation.{_slug(what)}.{a}_vs_{b}"
+        call = ("relation", what, a, va, b, vb, expect, percent)
+        return self._record(claim_id, call, lambda: self._relation(
+            claim_id, what, a, va, b, vb, expect, percent))
 
     # --- after rendering -------------------------------------------------------------------
 
@@ -403,9 +440,21 @@ class ClaimBook:
         verdict = SUPPORTED if expected in (None, found) else CONTRADICTED
         return Claim(claim_id, text, verdict, expected, found, numbers)
 
+    def _relation(self, claim_id, what, a, va, b, vb, expect, percent) -> Claim:
+        show = pct if percent else num
+        if show(va) == show(vb):
+            found = "equal"
+            text = f"The {what} is the same for {a} and {b}: {show(va)}."
+        else:
+            found = stats.HIGHER if va > vb else stats.LOWER
+            text = f"The {what} is {found} for {a} ({show(va)}) than for {b} ({show(vb)})."
+        numbers = {a: va, b: vb}
+        verdict = SUPPORTED if expect in (None, found) else CONTRADICTED
+        return Claim(claim_id, text, verdict, expect, found, numbers)
+
     # --- helpers -----------------------------------------------------------------------------
 
-    def _record(self, claim_id: str, call: tuple, evaluate: Callable[[], Claim]) -> str:
+    def _record(self, claim_id: str, call: tuple, evaluate: Callable[[], Claim]) -> ClaimText:
         """Evaluate a claim on its first use; later uses of the id return the same text."""
         if claim_id in self._seen:
             first_call, claim = self._seen[claim_id]
@@ -413,11 +462,11 @@ class ClaimBook:
                 raise ReportError(
                     f"claim {claim_id} is used twice with different arguments "
                     f"({first_call} and {call}); make the two uses identical.")
-            return claim.text
+            return ClaimText(claim)
         claim = evaluate()
         self._seen[claim_id] = (call, claim)
         self.records.append(claim)
-        return claim.text
+        return ClaimText(claim)
 
     @staticmethod
     def _metric(metric: str) -> _Metric:
@@ -442,6 +491,8 @@ class ClaimBook:
         return [n for n in names if not isinstance(self.results.get(n), Mapping)]
 
     def _title(self, name: str) -> str:
+        if name in self.names:
+            return self.names[name]
         result = self.results.get(name)
         title = result.get("title") if isinstance(result, Mapping) else None
         return title or EXPERIMENTS[name]["title"]

@@ -230,8 +230,10 @@ def _open_archive(path: Path) -> Iterator[tarfile.TarFile]:
         with tarfile.open(path, mode="r:*") as tar:
             yield tar
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        # tarfile.open lists every method it tried on separate lines: keep the first
+        reason = str(exc).splitlines()[0].rstrip(":") if str(exc).strip() else type(exc).__name__
         raise DataError(
-            f"the archive {path} is truncated or corrupt ({exc}); copy or download it again."
+            f"the archive {path} is truncated or corrupt ({reason}); copy or download it again."
         ) from None
 
 

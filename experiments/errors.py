@@ -19,3 +19,7 @@ class ConfigError(Pw09Error):
 
 class ReportError(Pw09Error):
     """A template or prose file cannot be rendered, or a checked claim failed under --strict."""
+
+
+class Interrupted(Pw09Error):
+    """Ctrl-C while training: says where the run stopped and how to continue (exit code 130)."""

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import atomic, config
-from .errors import Pw09Error
+from .errors import Interrupted, Pw09Error
 
 ROOT = Path(__file__).resolve().parent.parent
 # The code whose change makes a trained model stale. Prose, templates, figures and the
@@ -44,11 +44,16 @@ class Settings:
     strict: bool = False
     image_index: int = 12
     mixed_precision: bool = False
+    # The report's HTML templates and prose; other folders only for tests and drafts.
+    templates: Path = field(default_factory=lambda: Path(os.environ.get("PW09_TEMPLATES", ROOT / "templates")))
+    report_src: Path = field(default_factory=lambda: Path(os.environ.get("PW09_REPORT_SRC", ROOT / "report_src")))
 
     def __post_init__(self):
         config.check_profile(self.profile)
         self.build = Path(self.build).resolve()
         self.dist = Path(self.dist).resolve()
+        self.templates = Path(self.templates).resolve()
+        self.report_src = Path(self.report_src).resolve()
         self.seeds = config.seeds_for(self.profile, self.n_seeds)
         self.overrides = {"mixed_precision": True} if self.mixed_precision else {}
         if self.image_index < 0:
@@ -64,9 +69,19 @@ class Settings:
 
 @contextlib.contextmanager
 def build_lock(settings: Settings):
-    """One build at a time per build folder: a second one is refused, not interleaved."""
-    settings.build.mkdir(parents=True, exist_ok=True)
-    fh = open(settings.build / ".lock", "w")
+    """One build at a time per build folder: a second one is refused, not interleaved.
+
+    Also checks, before anything runs, that the build and dist folders can be written.
+    """
+    atomic.ensure_dir(settings.build)
+    atomic.ensure_dir(settings.dist)
+    try:
+        fh = open(settings.build / ".lock", "w")
+    except OSError as exc:
+        raise Pw09Error(
+            f"cannot write in the output folder {settings.build} ({exc.strerror}); choose a writable location "
+            "(PW09_BUILD_DIR) or fix its permissions."
+        ) from None
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -180,11 +195,12 @@ def train_runs(settings: Settings, names: list[str], source: DataSource, force: 
         for run in plan_runs(settings, name, source.fingerprint):
             if run.done and not force:
                 continue
-            if force:
+            dataset = source.load()  # a bad data source fails here, before anything is deleted
+            if run.done:  # force: retrain a complete run; an interrupted one resumes instead
+                (run.dir / "metrics.json").unlink()  # first, so a kill mid-delete leaves no "done" run
                 shutil.rmtree(run.dir, ignore_errors=True)
             from .train import TrainingInterrupted, train_run
 
-            dataset = source.load()
             print(f"Training {name} (seed {run.seed}, profile {settings.profile}) -> {_rel(run.dir)}", flush=True)
             extra = {
                 "data_fingerprint": source.fingerprint,
@@ -196,9 +212,13 @@ def train_runs(settings: Settings, names: list[str], source: DataSource, force: 
             try:
                 train_run(run.cfg, run.seed, dataset, run.dir, extra=extra)
             except TrainingInterrupted as stop:
-                raise Pw09Error(
-                    f"interrupted: {name} seed {run.seed} stopped after epoch {stop.epochs_done} of {stop.epochs}; "
-                    f"run the same command again to resume from epoch {stop.epochs_done + 1}."
+                from .train import _Checkpoint
+
+                state = _Checkpoint(run.dir).load()  # what is really saved (Ctrl-C may hit mid-save)
+                done = state["epoch"] if state else 0
+                raise Interrupted(
+                    f"interrupted: {name} seed {run.seed} stopped after epoch {done} of {stop.epochs}; "
+                    f"run the same command again to resume from epoch {done + 1}."
                 ) from None
             trained.append(run)
     return trained
@@ -238,8 +258,8 @@ def aggregate(runs_metrics: list[dict], histories: list[list[dict]], cfg: dict) 
         "augmentation_layers": cfg["augmentation_layers"],
         "model": cfg["model"],
         "profile": cfg["profile"],
-        "epochs": cfg["epochs"],
-        "batch_size": cfg["batch_size"],
+        "epochs": first["epochs"],
+        "batch_size": first["batch_size"],
         "optimizer": cfg["optimizer"],
         "learning_rate": cfg["learning_rate"],
         "loss": cfg["loss"],
@@ -279,13 +299,15 @@ def publish(settings: Settings, name: str, fingerprint: str) -> dict | None:
         return None
     out = settings.results / name
     current = out / "metrics.json"
+    digests = [file_digest(r.dir / "metrics.json")[:16] for r in runs]
     if current.exists():
         old = atomic.read_json(current)
-        if old.get("runs") == [r.key for r in runs] and (out / "model.keras").exists():
+        if old.get("run_digests") == digests and (out / "model.keras").exists():
             return old
     runs_metrics = [atomic.read_json(r.dir / "metrics.json") for r in runs]
     histories = [read_history(r.dir / "history.csv") for r in runs]
     metrics, mean_history = aggregate(runs_metrics, histories, runs[0].cfg)
+    metrics["run_digests"] = digests
     metrics["history"] = {c: [row[c] for row in mean_history] for c in ("epoch", *CURVES)}
     metrics["history_std"] = {c: [row[f"{c}_std"] for row in mean_history] for c in CURVES}
 

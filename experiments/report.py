@@ -3,7 +3,12 @@
 The prose files are Markdown with Jinja2 expressions. They never contain a hand-typed
 result: numbers come from the context below through formatting filters (`pct`, `pts`,
 `num`), comparative statements from `claims` (a `ClaimBook` that checks each one
-against the data), figures and tables from `figure()` / `table()`, which number them.
+against the data), figures and tables from `figure()` / `table()`, which number them in
+the order they appear in the document, and `ref()` refers to them by that number.
+
+Question headings are Markdown `###` headings that start with the question's id
+("### 1 a) ...", "### 3 ..."): they get an anchor (`q1a`, `q3`) and a line in the
+table of contents.
 
 Rendering is strict: an undefined name fails the build with the file and line, and
 WeasyPrint may read nothing but files inside the build folder.
@@ -35,6 +40,10 @@ SECTIONS = [
     (5, "Review questions", "ex5_review.md"),
 ]
 
+# The questions of the assignment, by the id their heading starts with.
+QUESTIONS = ["1 a)", "1 b)", "1 c)", "2 a)", "2 b)", "2 c)", "3",
+             "4 a)", "4 b)", "4 c)", "5 a)", "5 b)", "5 c)", "5 d)", "5 e)"]
+
 
 # --- derived facts (pure) ----------------------------------------------------------------
 
@@ -65,27 +74,63 @@ def layer_series(visuals: dict, exp: str, kind: str, key: str) -> list[tuple[str
     return [(name, model["facts"][name][key]) for name in order if model["facts"][name]["type"] == kind]
 
 
+def pool_inputs(visuals: dict, exp: str) -> list[dict]:
+    """Each pooling layer with the layer that feeds it (the one before it in the model)."""
+    model = visuals.get("models", {}).get(exp)
+    if model is None:
+        return []
+    order, facts = model["layers"], model["facts"]
+    pairs = []
+    for i, name in enumerate(order):
+        if facts[name]["type"] == "pool" and i > 0:
+            prev = order[i - 1]
+            pairs.append({"pool": name, "input": prev, "pool_facts": facts[name], "input_facts": facts[prev]})
+    return pairs
+
+
+def _html_table(header: list[str], rows: list[list[str]], classes: str = "results",
+                align: str | None = None) -> str:
+    """A small HTML table; cells are escaped unless they are `markupsafe.Markup`.
+
+    `align` gives one letter per column ("l" or "r"); by default the first column is
+    left-aligned and the others right-aligned.
+    """
+    import markupsafe
+
+    align = align or "l" + "r" * (len(header) - 1)
+    style = {"l": "left", "r": "right", "c": "center"}
+
+    def cell(tag, i, text):
+        return f'<{tag} class="{style[align[i]]}">{markupsafe.escape(text)}</{tag}>'
+
+    out = [f'<table class="{classes}"><thead><tr>']
+    out += [cell("th", i, h) for i, h in enumerate(header)]
+    out.append("</tr></thead><tbody>")
+    for row in rows:
+        out.append("<tr>" + "".join(cell("td", i, c) for i, c in enumerate(row)) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _points(x: float, digits: int = 1) -> str:
+    """A difference of fractions in signed points, without the unit: "+2.6"."""
+    return num(100.0 * x, digits, sign=True)
+
+
 def facts_table(visuals: dict, exp: str) -> str:
     """HTML table of the per-layer activation facts of one model."""
-    import pandas as pd
-
     model = visuals["models"][exp]
-    order = model["layers"]
     rows = []
-    for name in order:
+    for name in model["layers"]:
         f = model["facts"][name]
-        rows.append({
-            "Layer": name, "Type": f["type"].upper(), "Output shape": " × ".join(map(str, f["shape"])),
-            "Zero values": pct(f["zero_fraction"]), "Silent channels": f"{f['dead_channels']} / {f['shape'][-1]}",
-            "Mean": num(f["mean"], 3), "Max": num(f["max"], 3),
-        })
-    return pd.DataFrame(rows).to_html(index=False, escape=True, classes="results facts", border=0)
+        rows.append([name, f["type"].upper(), " × ".join(map(str, f["shape"])), pct(f["zero_fraction"]),
+                     f"{f['dead_channels']} / {f['shape'][-1]}", num(f["mean"], 3), num(f["max"], 3)])
+    return _html_table(["Layer", "Type", "Output shape", "Zero values", "Silent channels", "Mean", "Max"],
+                       rows, "results facts", "llrrrrr")
 
 
 def results_table(results: dict, names: list[str]) -> str:
-    """HTML table of final metrics (mean ± std when several seeds ran)."""
-    import pandas as pd
-
+    """HTML table of final metrics (mean ± sd over seeds when several ran)."""
     rows = []
     for name in names:
         if name not in results:
@@ -93,89 +138,285 @@ def results_table(results: dict, names: list[str]) -> str:
         r = results[name]
         n = r["n_seeds"]
 
-        def cell(metric, fmt):
+        def cell(metric, fmt, sd_fmt):
             text = fmt(r[metric])
-            if n > 1:
-                text += f" ± {num(100 * r['std'][metric], 1) if fmt is pct else num(r['std'][metric], 3)}"
-            return text
+            return text + f" ± {sd_fmt(r['std'][metric])}" if n > 1 else text
 
-        rows.append({
-            "Experiment": name,
-            "Augmentation": r["augmentation"] or "none",
-            "Train acc.": cell("train_accuracy", pct),
-            "Test acc.": cell("test_accuracy", pct),
-            "Gap": pts(100 * (r["train_accuracy"] - r["test_accuracy"])).replace(" points", "").replace(" point", ""),
-            "Train loss": cell("train_loss", lambda v: num(v, 3)),
-            "Test loss": cell("test_loss", lambda v: num(v, 3)),
-            "Epochs": str(r["epochs"]),
-            "n": str(n),
-            "Time": f"{r['train_seconds']:.0f} s",
-        })
+        acc = (pct, lambda v: num(100 * v, 1))
+        loss = (lambda v: num(v, 3), lambda v: num(v, 3))
+        rows.append([
+            name, r["augmentation"] or "none",
+            cell("train_accuracy", *acc), cell("test_accuracy", *acc),
+            _points(r["train_accuracy"] - r["test_accuracy"]),
+            cell("train_loss", *loss), cell("test_loss", *loss),
+            str(r["epochs"]), f"{r['train_size']:,}", str(n), f"{r['train_seconds']:.0f} s",
+        ])
     if not rows:
         return "<p class='missing'>No results yet.</p>"
-    return pd.DataFrame(rows).to_html(index=False, escape=True, classes="results", border=0)
+    return _html_table(["Experiment", "Augmentation", "Train acc.", "Test acc.", "Gap (points)", "Train loss",
+                        "Test loss", "Epochs", "Images", "Seeds", "Time"], rows, "results", "llrrrrrrrrr")
+
+
+# What each Keras augmentation layer does, in words, from its recorded arguments.
+def describe_augmentation_layer(layer: dict) -> str:
+    kind = layer.get("layer", "?")
+    args = {k: v for k, v in layer.items() if k != "layer"}
+
+    def frac(key):
+        v = args.get(key)
+        return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    if kind == "RandomFlip" and set(args) <= {"mode"}:
+        mode = args.get("mode", "horizontal_and_vertical")
+        what = {"horizontal": "left–right", "vertical": "top–bottom",
+                "horizontal_and_vertical": "left–right and top–bottom"}.get(mode)
+        if what:
+            return f"mirror {what} with probability 1/2" if mode != "horizontal_and_vertical" else \
+                f"mirror {what}, each with probability 1/2"
+    if kind == "RandomTranslation" and frac("height_factor") is not None and frac("width_factor") is not None \
+            and set(args) <= {"height_factor", "width_factor"}:
+        return (f"shift by up to ±{pct(args['height_factor'], 0)} of the height and "
+                f"±{pct(args['width_factor'], 0)} of the width")
+    if kind == "RandomRotation" and frac("factor") is not None and set(args) <= {"factor"}:
+        return f"rotate by up to ±{num(360 * args['factor'], 1)}°"
+    if kind == "RandomZoom" and frac("height_factor") is not None and set(args) <= {"height_factor", "width_factor"}:
+        return f"zoom in or out by up to {pct(args['height_factor'], 0)}"
+    return ", ".join(f"{k} = {v}" for k, v in args.items()) or "default settings"
+
+
+def strategies_table(results: dict, names: list[str]) -> str:
+    """One row per augmentation layer of each experiment, as recorded with its results."""
+    import markupsafe
+
+    rows = []
+    for name in names:
+        if name not in results:
+            continue
+        r = results[name]
+        layers = r.get("augmentation_layers") or []
+        if not layers:
+            rows.append([name, r["augmentation"] or "none", "—", "no augmentation"])
+            continue
+        for i, layer in enumerate(layers):
+            args = ", ".join(f"{k}={v}" for k, v in layer.items() if k != "layer")
+            code = markupsafe.Markup("<code>{}</code>({})").format(layer.get("layer", "?"), args)
+            rows.append([name if i == 0 else "", (r["augmentation"] or "none") if i == 0 else "",
+                         code, describe_augmentation_layer(layer)])
+    if not rows:
+        return "<p class='missing'>No results yet.</p>"
+    return _html_table(["Experiment", "Strategy", "Keras layer (in order)", "Effect while training"],
+                       rows, "results strategies", "llll")
+
+
+def _diff_cell(claim) -> str:
+    """A table cell for one paired difference: "+2.6 (+1.3 to +3.7)" or "+2.6 (1 run)"."""
+    n = claim.numbers
+    if "difference" not in n:
+        return "—"
+    text = _points(n["difference"])
+    if n.get("difference_ci_lo") is None:
+        return f"{text} (1 run)"
+    return f"{text} ({_points(n['difference_ci_lo'])} to {_points(n['difference_ci_hi'])})"
+
+
+def comparison_table(claims: ClaimBook, results: dict, names: list[str], base: str) -> str:
+    """Each experiment against `base`: values and paired differences (checked claims)."""
+    rows = []
+    for name in names:
+        if name not in results:
+            continue
+        r = results[name]
+        cells = [name]
+        for metric in ("test_accuracy", "train_accuracy", "gap"):
+            value = r["train_accuracy"] - r["test_accuracy"] if metric == "gap" else r[metric]
+            cells.append(_points(value) if metric == "gap" else pct(value))
+            cells.append(_diff_cell(claims.compare(metric, name, base).claim))
+        rows.append(cells)
+    if not rows:
+        return "<p class='missing'>No results yet.</p>"
+    return _html_table(["Experiment", "Test acc.", f"Δ test acc. vs {base} (95 % CI)", "Train acc.",
+                        f"Δ train acc. vs {base} (95 % CI)", "Gap (points)", f"Δ gap vs {base} (95 % CI)"],
+                       rows, "results compare")
+
+
+def overfitting_table(results: dict, names: list[str]) -> str:
+    """The curve facts the answer to 1 b) rests on, one row per experiment."""
+    rows = []
+    for name in names:
+        if name not in results:
+            continue
+        f = curve_facts(results[name])
+        rows.append([
+            name, f"{num(f['min_test_loss'])} (epoch {f['best_epoch']})", num(f["final_test_loss"]),
+            f"yes, by {num(f['test_loss_rise'])}" if f["test_loss_turns_up"] else "no",
+            num(f["final_train_loss"]), _points(f["gap"]),
+        ])
+    if not rows:
+        return "<p class='missing'>No results yet.</p>"
+    return _html_table(["Experiment", "Lowest test loss (epoch)", "Final test loss", "Test loss rises after its minimum?",
+                        "Final training loss (curve)", "Final gap (points)"], rows, "results overfit", "lrrlrr")
+
+
+def directions(claims: ClaimBook, results: dict, metric: str, names: list[str], base: str) -> dict:
+    """The experiments of `names` sorted by how they compare with `base` on `metric`.
+
+    Every comparison is a checked claim. Keys: "higher", "lower", "unclear" (intervals
+    over seeds), "single_higher", "single_lower", "single_same" (one run each: the sign
+    of the single difference, "same" when it rounds to 0.0 points), "single" (all the
+    single-run ones), "differences" (name -> mean difference) and "claims".
+    """
+    out = {k: [] for k in ("higher", "lower", "unclear", "single_higher", "single_lower",
+                           "single_same", "single", "missing")}
+    out["differences"], out["claims"] = {}, {}
+    for name in names:
+        claim = claims.compare(metric, name, base).claim
+        out["claims"][name] = claim
+        if claim.found == "missing":
+            out["missing"].append(name)
+            continue
+        d = claim.numbers["difference"]
+        out["differences"][name] = d
+        if claim.found == "single":
+            out["single"].append(name)
+            same = _points(d) in ("0.0", "+0.0")
+            out["single_same" if same else "single_higher" if d > 0 else "single_lower"].append(name)
+        else:
+            out[claim.found].append(name)
+    return out
 
 
 # --- rendering ------------------------------------------------------------------------------
 
 
 class Numbering:
-    """Numbers figures and tables in order of first use and keeps their HTML aside.
+    """Numbers figures and tables in the order they appear in the document.
 
     The prose goes through Markdown, so figure() and table() return a placeholder
-    paragraph that is swapped for the real block after conversion.
+    paragraph; `restore()` (called on each section's HTML, in document order) numbers
+    the placeholders and swaps in the real blocks. A Markdown table followed by a
+    paragraph "*Table: caption*" becomes a numbered table too. `ref(id)` returns a
+    placeholder that `resolve_refs()` turns into "Figure n" / "Table n" at the end.
     """
+
+    TOKEN = re.compile(
+        r"<p>(PW09BLOCK\d{4}X)</p>|(PW09BLOCK\d{4}X)"
+        r"|(<table>(?:(?!</table>).)*</table>)\s*<p><em>Table:\s*(.*?)</em>(.*?)</p>", re.S)
+    REF = re.compile(r"PW09REF(\d{4})([NL])X")
 
     def __init__(self, figures: dict[str, dict]):
         self.figures = figures
-        self.blocks: dict[str, str] = {}
+        self.blocks: dict[str, tuple[str, str, str]] = {}  # token -> (kind, id, html with {n})
         self.counts = {"figure": 0, "table": 0}
+        self.numbers: dict[str, tuple[str, int]] = {}  # id -> (kind, number)
+        self.refs: list[str] = []
         self.used: list[dict] = []
 
-    def _place(self, kind: str, block: str) -> str:
+    def _place(self, kind: str, block_id: str, block: str) -> str:
+        if block_id in self.numbers or any(b[1] == block_id for b in self.blocks.values()):
+            raise ReportError(f"the prose places {kind} {block_id!r} twice; place it once and refer to it with ref().")
         token = f"PW09BLOCK{len(self.blocks):04d}X"
-        self.blocks[token] = block
+        self.blocks[token] = (kind, block_id, block)
         return f"\n\n{token}\n\n"
 
-    def figure(self, fig_id: str, width: str = "100%") -> str:
+    @staticmethod
+    def default_width(rec: dict) -> str:
+        """Sizes that put two activation or filter grids on one page."""
+        tiles = rec.get("tiles") or 0
+        if rec.get("kind") in ("activations", "filters"):
+            return "58%" if tiles > 32 else "88%"
+        if rec.get("kind") == "input":
+            return "75%"
+        if rec.get("kind") == "augmentation":
+            return "80%"
+        return "100%"
+
+    def figure(self, fig_id: str, width: str | None = None) -> str:
         if fig_id not in self.figures:
             known = ", ".join(sorted(self.figures)) or "none"
             raise ReportError(f"the prose asks for figure {fig_id!r}, which the build did not draw (known: {known}).")
         rec = self.figures[fig_id]
-        self.counts["figure"] += 1
-        n = self.counts["figure"]
         self.used.append(rec)
+        width = width or self.default_width(rec)
         block = (
             f'<figure id="fig-{html.escape(fig_id)}"><img src="figures/{html.escape(rec["path"])}" '
             f'style="width:{html.escape(width)}" alt="{html.escape(rec["caption"])}">'
-            f"<figcaption><b>Figure {n}.</b> {html.escape(rec['caption'])}</figcaption></figure>"
+            f"<figcaption><b>Figure {{n}}.</b> {html.escape(rec['caption'])}</figcaption></figure>"
         )
-        return self._place("figure", block)
+        return self._place("figure", f"fig-{fig_id}", block)
 
-    def table(self, table_html: str, caption: str) -> str:
-        self.counts["table"] += 1
-        n = self.counts["table"]
-        block = (f'<div class="table"><p class="caption"><b>Table {n}.</b> {html.escape(caption)}</p>'
-                 f"{table_html}</div>")
-        return self._place("table", block)
+    def table(self, table_html: str, caption: str, table_id: str | None = None) -> str:
+        table_id = f"tab-{table_id}" if table_id else f"tab-{len(self.blocks):04d}"
+        block = (f'<div class="table" id="{html.escape(table_id)}"><p class="caption"><b>Table {{n}}.</b> '
+                 f"{html.escape(caption)}</p>{table_html}</div>")
+        return self._place("table", table_id, block)
+
+    def ref(self, block_id: str, label: bool = True) -> str:
+        """"Figure n" / "Table n" (or just "n" with label=False) for a placed block.
+
+        `block_id` is a figure id, or "tab-" + the id given to table()."""
+        key = block_id if block_id.startswith("tab-") else f"fig-{block_id}"
+        self.refs.append(key)
+        return f"PW09REF{len(self.refs) - 1:04d}{'L' if label else 'N'}X"
+
+    def _number(self, kind: str, block_id: str) -> int:
+        self.counts[kind] += 1
+        self.numbers[block_id] = (kind, self.counts[kind])
+        return self.counts[kind]
 
     def restore(self, text: str) -> str:
-        for token, block in self.blocks.items():
-            text = text.replace(f"<p>{token}</p>", block).replace(token, block)
-        return text
+        def swap(match):
+            token = match.group(1) or match.group(2)
+            if token:
+                kind, block_id, block = self.blocks[token]
+                return block.replace("{n}", str(self._number(kind, block_id)), 1)
+            table, caption, rest = match.group(3), match.group(4), match.group(5)
+            block_id = f"tab-md{self.counts['table'] + 1}"
+            n = self._number("table", block_id)
+            table = table.replace("<table>", '<table class="paper">', 1)
+            return (f'<div class="table" id="{block_id}"><p class="caption"><b>Table {n}.</b> '
+                    f"{caption[:1].upper()}{caption[1:]}{rest}</p>{table}</div>")
+
+        return self.TOKEN.sub(swap, text)
+
+    def resolve_refs(self, text: str) -> str:
+        def swap(match):
+            key = self.refs[int(match.group(1))]
+            if key not in self.numbers:
+                placed = ", ".join(sorted(self.numbers)) or "none"
+                raise ReportError(f"the prose refers to {key!r}, which is not placed in the report "
+                                  f"(placed: {placed}); place it with figure()/table() or fix the id.")
+            kind, n = self.numbers[key]
+            label = f"{kind.capitalize()} {n}" if match.group(2) == "L" else str(n)
+            return f'<a class="ref" href="#{key}">{label}</a>'
+
+        return self.REF.sub(swap, text)
 
 
-def jinja_env():
+def _join_and(items) -> str:
+    items = [str(i) for i in items]
+    if not items:
+        return ""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def jinja_env(templates_dir: Path = TEMPLATES, prose_dir: Path = PROSE):
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(TEMPLATES), str(PROSE)]),
+        loader=jinja2.FileSystemLoader([str(templates_dir), str(prose_dir)]),
         undefined=jinja2.StrictUndefined,
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "j2"), default_for_string=False),
+        # Values are escaped in the prose too (a data path may hold "<"); Markdown, not raw
+        # HTML, is how the prose says what it means.
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "j2", "md"), default_for_string=False),
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(pct=pct, pts=pts, num=num, lower_first=lambda s: s[:1].lower() + s[1:])
+    env.filters.update(
+        pct=pct, pts=pts, num=num, lower_first=lambda s: s[:1].lower() + s[1:],
+        upper_first=lambda s: s[:1].upper() + s[1:],
+        join_and=_join_and, thousands=lambda n: f"{int(n):,}",
+        bold=lambda items: [f"**{i}**" for i in items],
+    )
     return env
 
 
@@ -197,6 +438,21 @@ def _template_error(exc, default_name: str) -> ReportError:
     return ReportError(f"cannot render {where}: {exc}; fix the template or prose there.")
 
 
+QUESTION_HEADING = re.compile(r"<h3>(\d)(?:\s+([a-z])\))?\s+(.+?)</h3>", re.S)
+
+
+def mark_questions(body: str, toc: list[dict]) -> str:
+    """Give every question heading ("1 a) ...", "3 ...") an anchor and a TOC line."""
+    def swap(match):
+        number, letter, title = match.group(1), match.group(2), match.group(3)
+        qid = f"{number} {letter})" if letter else number
+        anchor = f"q{number}{letter or ''}"
+        toc.append({"qid": qid, "anchor": anchor, "title": re.sub(r"<[^>]+>", "", title)})
+        return f'<h3 id="{anchor}" class="question"><span class="qid">{qid}</span> {title}</h3>'
+
+    return QUESTION_HEADING.sub(swap, body)
+
+
 def render_markdown(env, name: str, context: dict, numbering: Numbering) -> str:
     """Jinja2 first (values, claims, placeholders), then Markdown -> HTML, then blocks."""
     import jinja2
@@ -212,8 +468,11 @@ def render_markdown(env, name: str, context: dict, numbering: Numbering) -> str:
     return numbering.restore(converted)
 
 
-def load_meta() -> dict:
-    path = PROSE / "report.toml"
+AUTHOR_PLACEHOLDER = re.compile(r"^\s*\(.*\)\s*$")
+
+
+def load_meta(prose_dir: Path = PROSE) -> dict:
+    path = prose_dir / "report.toml"
     try:
         meta = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -221,6 +480,10 @@ def load_meta() -> dict:
     missing = {"course", "school", "pw", "title", "authors", "date"} - set(meta)
     if missing:
         raise ReportError(f"{path} lacks {', '.join(sorted(missing))}; add them (see the comments in that file).")
+    if isinstance(meta["authors"], str):
+        meta["authors"] = [meta["authors"]]
+    # Names still to be filled in are shown as such on the cover, never silently dropped.
+    meta["authors_missing"] = not meta["authors"] or any(AUTHOR_PLACEHOLDER.match(a) for a in meta["authors"])
     if meta["date"] == "auto":
         import datetime
 
@@ -229,11 +492,12 @@ def load_meta() -> dict:
 
 
 def build_context(results: dict, problems: dict, figures: dict, visuals: dict, provenance: dict,
-                  profile: str, strict: bool) -> tuple[dict, ClaimBook, Numbering]:
-    claims = ClaimBook(results, facts=visuals, strict=strict)
+                  profile: str, strict: bool, prose_dir: Path = PROSE) -> tuple[dict, ClaimBook, Numbering]:
+    # Claims name experiments by the short ids the tables and figure legends use.
+    claims = ClaimBook(results, facts=visuals, strict=strict, names={n: n for n in EXPERIMENTS})
     numbering = Numbering(figures)
     context = {
-        "meta": load_meta(),
+        "meta": load_meta(prose_dir),
         "profile": profile,
         "profile_info": PROFILES[profile],
         "R": results,
@@ -247,15 +511,25 @@ def build_context(results: dict, problems: dict, figures: dict, visuals: dict, p
         "prov": provenance,
         "figure": numbering.figure,
         "table": numbering.table,
+        "ref": numbering.ref,
         "results_table": lambda names: results_table(results, names),
+        "strategies_table": lambda names: strategies_table(results, names),
+        "comparison_table": lambda names, base: comparison_table(claims, results, names, base),
+        "overfitting_table": lambda names: overfitting_table(results, names),
+        "directions": lambda metric, names, base: directions(claims, results, metric, names, base),
         "facts_table": lambda exp: facts_table(visuals, exp),
         "series": lambda exp, kind, key: layer_series(visuals, exp, kind, key),
+        "pool_inputs": lambda exp: pool_inputs(visuals, exp),
         "fig_ids": lambda exp, kind: [r["id"] for r in visuals.get("models", {}).get(exp, {}).get("figures", [])
                                       if r["kind"] == kind],
         "has": lambda *names: all(n in results for n in names),
+        # The candidate with the highest mean of `metric` (the first named on a tie, as in claims.best).
+        "leader": lambda metric, names: max(names, key=lambda n: results[n][metric]),
+        "total_train_seconds": sum(sum(r["per_seed"]["train_seconds"]) for r in results.values()),
         "num": num, "pct": pct, "pts": pts,
         "classes": CLASS_NAMES,
         "c1_best": visuals.get("chosen", {}).get("ex1", {}).get("experiment"),
+        "full_profile": PROFILES["full"],
         "full_epochs_deep": PROFILES["full"]["epochs"]["deep"],
         "ex1_names": [n for n, e in EXPERIMENTS.items() if e["exercise"] == 1],
         "ex3_names": [n for n, e in EXPERIMENTS.items() if e["exercise"] == 3],
@@ -264,22 +538,35 @@ def build_context(results: dict, problems: dict, figures: dict, visuals: dict, p
 
 
 def render_html(results: dict, problems: dict, figures: dict, visuals: dict, provenance: dict,
-                profile: str, strict: bool = False) -> tuple[str, ClaimBook]:
-    """The whole report as one HTML string (pure: reads only templates and prose)."""
+                profile: str, strict: bool = False, *, templates_dir: Path | None = None,
+                prose_dir: Path | None = None) -> tuple[str, ClaimBook]:
+    """The whole report as one HTML string (pure: reads only templates and prose).
+
+    `templates_dir` / `prose_dir` replace `templates/` and `report_src/` (tests use them).
+    """
     import markupsafe
 
-    env = jinja_env()
-    context, claims, numbering = build_context(results, problems, figures, visuals, provenance, profile, strict)
+    templates_dir = Path(templates_dir or TEMPLATES)
+    prose_dir = Path(prose_dir or PROSE)
+    env = jinja_env(templates_dir, prose_dir)
+    context, claims, numbering = build_context(results, problems, figures, visuals, provenance, profile,
+                                               strict, prose_dir)
+    intro = markupsafe.Markup(render_markdown(env, "intro.md", context, numbering))
     sections = []
     for number, title, prose in SECTIONS:
-        body = render_markdown(env, prose, context, numbering)
-        sections.append({"number": number, "title": title, "id": f"ex{number}", "html": markupsafe.Markup(body)})
+        questions: list[dict] = []
+        body = mark_questions(render_markdown(env, prose, context, numbering), questions)
+        sections.append({"number": number, "title": title, "id": f"ex{number}", "html": markupsafe.Markup(body),
+                         "questions": questions})
     references = markupsafe.Markup(render_markdown(env, "references.md", context, numbering))
-    intro = markupsafe.Markup(render_markdown(env, "intro.md", context, numbering))
+    try:
+        css = (templates_dir / "style.css").read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ReportError(f"cannot read the stylesheet: {exc}; restore templates/style.css.") from None
     try:
         page = env.get_template("report.html.j2").render(
             context, sections=sections, intro=intro, references=references,
-            claim_records=claims.records, css=(TEMPLATES / "style.css").read_text(encoding="utf-8"),
+            claim_records=claims.records, css=markupsafe.Markup(css),
         )
     except Exception as exc:
         import jinja2
@@ -287,6 +574,7 @@ def render_html(results: dict, problems: dict, figures: dict, visuals: dict, pro
         if isinstance(exc, jinja2.TemplateError):
             raise _template_error(exc, "report.html.j2") from None
         raise
+    page = numbering.resolve_refs(page)
     claims.check_strict()
     return page, claims
 
