@@ -342,13 +342,18 @@ def run_zip(settings: Settings) -> Path:
 
 
 def status_table(settings: Settings) -> list[dict]:
+    """One row per experiment; never downloads or decodes data, never imports TensorFlow."""
+    from .data import downloaded
+
     source = DataSource(settings)
+    have_data = downloaded(source.source)
     rows = []
     for name, exp in config.EXPERIMENTS.items():
-        cfg = config.resolve(name, settings.profile)
+        cfg = config.resolve(name, settings.profile, settings.overrides)
         rows.append({
             "experiment": name,
-            "status": pipeline.experiment_status(settings, name, source.fingerprint),
+            "status": pipeline.experiment_status(settings, name, source.fingerprint) if have_data
+            else "missing (no data yet)",
             "epochs": cfg["epochs"],
             "train_size": cfg["train_size"] or 50000,
             "seeds": len(settings.seeds),

@@ -171,5 +171,5 @@ def seeds_for(profile: str, n_seeds: int | None = None) -> list[int]:
     """The recorded seeds of a profile: base_seed, base_seed+1, ..."""
     n = PROFILES[check_profile(profile)]["seeds"] if n_seeds is None else int(n_seeds)
     if n < 1:
-        raise ConfigError(f"--seeds must be at least 1, got {n}.")
+        raise ConfigError(f"--seeds must be at least 1, got {n}; pass --seeds 1 or more, or leave it out.")
     return [DEFAULTS["base_seed"] + i for i in range(n)]

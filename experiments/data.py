@@ -116,6 +116,11 @@ def describe_source(source: str | None) -> str:
     return _locate(source).description
 
 
+def downloaded(source: str | None) -> bool:
+    """False only for the Keras default when nothing was downloaded yet (no network used)."""
+    return source is not None or _keras_batches_dir() is not None
+
+
 def source_fingerprint(source: str | None, cache_dir: Path) -> str:
     """"sha256:<hex>" of the source's content, memoised in `cache_dir` by path and stats."""
     return _fingerprint(_locate(source).root, Path(cache_dir))
