@@ -181,8 +181,6 @@ def _collect_figures(settings: Settings, figures: dict, visuals: dict) -> dict:
 
 def make_report(settings: Settings, results: dict, problems: dict, figures: dict, visuals: dict,
                 source: DataSource) -> Path:
-    from . import report
-
     html_path, pdf_path = settings.report / "report.html", settings.report / "report.pdf"
     records = _collect_figures(settings, figures, visuals)
     prov = provenance(settings, results, source)
@@ -198,6 +196,8 @@ def make_report(settings: Settings, results: dict, problems: dict, figures: dict
     if not step.needed():
         _say("Report: up to date")
         return pdf_path
+    from . import report  # only now: it pulls in scipy, jinja2 and weasyprint (~1 s)
+
     for name, why in problems.items():
         _say(f"  warning: {name} is not in the report: {why}; run `invoke experiment --name {name} --profile {settings.profile}`.")
     t0 = time.perf_counter()

@@ -272,13 +272,14 @@ class ClaimBook:
             claim_id, pairs, what, expect, percent))
 
     def relation(self, what: str, a: str, value_a: float, b: str, value_b: float,
-                 expect: str | None = None, percent: bool = True) -> ClaimText:
+                 expect: str | None = None, percent: bool = True, digits: int = 3) -> ClaimText:
         """How one measured value compares with another (no seeds: a plain comparison).
 
         For facts measured once, such as the share of zero activations of two layers.
         `a` and `b` name the values, `what` says what they are; values are fractions
-        shown in % unless `percent` is False. `expect` ("higher" / "lower") is what the
-        prose asserts about `a` relative to `b`.
+        shown in % unless `percent` is False (then as plain numbers with `digits`
+        decimals). `expect` ("higher" / "lower") is what the prose asserts about `a`
+        relative to `b`.
         """
         _check_expect(expect, (None, stats.HIGHER, stats.LOWER))
         try:
@@ -286,9 +287,9 @@ class ClaimBook:
         except ValueError as exc:
             raise ReportError(f"relation() for {what!r}: {exc}.") from None
         claim_id = f"relation.{_slug(what)}.{a}_vs_{b}"
-        call = ("relation", what, a, va, b, vb, expect, percent)
+        call = ("relation", what, a, va, b, vb, expect, percent, digits)
         return self._record(claim_id, call, lambda: self._relation(
-            claim_id, what, a, va, b, vb, expect, percent))
+            claim_id, what, a, va, b, vb, expect, percent, digits))
 
     # --- after rendering -------------------------------------------------------------------
 
@@ -440,8 +441,8 @@ class ClaimBook:
         verdict = SUPPORTED if expected in (None, found) else CONTRADICTED
         return Claim(claim_id, text, verdict, expected, found, numbers)
 
-    def _relation(self, claim_id, what, a, va, b, vb, expect, percent) -> Claim:
-        show = pct if percent else num
+    def _relation(self, claim_id, what, a, va, b, vb, expect, percent, digits) -> Claim:
+        show = pct if percent else (lambda x: num(x, digits))
         if show(va) == show(vb):
             found = "equal"
             text = f"The {what} is the same for {a} and {b}: {show(va)}."

@@ -57,7 +57,8 @@ class Settings:
         self.seeds = config.seeds_for(self.profile, self.n_seeds)
         self.overrides = {"mixed_precision": True} if self.mixed_precision else {}
         if self.image_index < 0:
-            raise config.ConfigError(f"--image-index must be 0 or more, got {self.image_index}; pass a training image's index (default 12).")
+            raise config.ConfigError(f"--image-index must be 0 or more, got {self.image_index}; "
+                                     "pass the index of a training image (default 12).")
 
     runs = property(lambda self: self.build / "runs")
     results = property(lambda self: self.build / "results")

@@ -327,7 +327,7 @@ class Numbering:
         if rec.get("kind") == "input":
             return "75%"
         if rec.get("kind") == "augmentation":
-            return "80%"
+            return "75%"
         return "100%"
 
     def figure(self, fig_id: str, width: str | None = None) -> str:

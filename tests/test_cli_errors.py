@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def cli(args: list[str], build: Path, dist: Path, **env) -> subprocess.CompletedProcess:
-    full_env = dict(os.environ, PW09_BUILD_DIR=str(build), PW09_DIST_DIR=str(dist), **env)
-    full_env.pop("PW09_DATA", None)
+    full_env = {k: v for k, v in os.environ.items() if k != "PW09_DATA"}
+    full_env.update(PW09_BUILD_DIR=str(build), PW09_DIST_DIR=str(dist), KERAS_HOME=str(build.parent / "keras"), **env)
     return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=full_env,
                           capture_output=True, text=True, timeout=120)
 
@@ -109,7 +109,7 @@ def official_folder(root: Path, bad: str | None = None) -> Path:
 
     def batch(n, labels=None):
         data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
-        return {b"data": data, b"labels": list(labels if labels is not None else np.arange(n) % 10)}
+        return {b"data": data, b"labels": [int(x) for x in (labels if labels is not None else np.arange(n) % 10)]}
 
     for i in range(1, 6):
         b = batch(10)

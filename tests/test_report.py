@@ -1,0 +1,323 @@
+"""experiments.report on fixture results (no training): questions, strictness, claims, PDF text.
+
+The results come from tests/conftest.py in the exact published format; the figures and
+the Exercise-2 visuals are small hand-made records in the format build.make_visuals writes.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from experiments import config, report
+from experiments.claims import num, pct
+from experiments.errors import ReportError
+
+from conftest import fake_results
+
+# The questions of PW09, in the assignment's order (Exercise 3 has no lettered questions).
+QUESTION_IDS = ["1 a)", "1 b)", "1 c)", "2 a)", "2 b)", "2 c)", "3",
+                "4 a)", "4 b)", "4 c)", "5 a)", "5 b)", "5 c)", "5 d)", "5 e)"]
+SECTION_HEADINGS = ["Introduction", "Data augmentation", "Visualisation of activations", "Deeper models",
+                    "Analysis of a deep architecture: Inception-v4", "Review questions", "References",
+                    "Provenance", "Checked claims"]
+
+BASELINE_LAYERS = ["conv1", "relu1", "conv2", "relu2", "pool1", "conv3", "relu3", "pool2"]
+VGG_LAYERS = ["conv1_1", "relu1_1", "pool1", "conv4_3", "relu4_3", "pool4"]
+
+
+# --- fixtures: figures, visuals, provenance in the build's formats -----------------------------
+
+
+def _layer_facts(name: str, shape: list[int], zero: float, dead: int) -> dict:
+    kind = re.sub(r"\d.*", "", name)
+    return {"type": kind, "shape": shape, "zero_fraction": 0.0 if kind == "conv" else zero,
+            "dead_channels": 0 if kind == "conv" else dead, "mean": 0.05, "max": 0.75, "min": -0.5 if kind == "conv" else 0.0}
+
+
+def _model_visuals(exp: str, layers: list[str], channels: int) -> dict:
+    size = {"1": 32, "2": 16, "3": 8, "4": 4}
+    facts = {}
+    for i, name in enumerate(layers):
+        block = name.split("_")[0][-1] if "_" in name else str(1 + sum(1 for n in layers[:i] if n.startswith("pool")))
+        side = size.get(block, 32) // (2 if name.startswith("pool") else 1)
+        facts[name] = _layer_facts(name, [side, side, channels], zero=0.3 + 0.1 * i / len(layers), dead=i % 3)
+    figures = [{"id": f"input-{exp}", "kind": "input", "experiment": exp, "layer": None,
+                "path": f"input-{exp}.png", "tiles": 1, "caption": f"Input image #12 seen by {exp}."}]
+    convs = [n for n in layers if n.startswith("conv")]
+    for name in convs[:1] if exp.startswith("vgg") else convs:
+        figures.append({"id": f"filters-{exp}-{name}", "kind": "filters", "experiment": exp, "layer": name,
+                        "path": f"filters-{exp}-{name}.png", "tiles": channels, "caption": f"Filters of {name}."})
+    for name in layers:
+        figures.append({"id": f"act-{exp}-{name}", "kind": "activations", "experiment": exp, "layer": name,
+                        "path": f"act-{exp}-{name}.png", "tiles": channels, "caption": f"Activations of {name}."})
+    return {"experiment": exp, "layers": layers, "facts": facts, "figures": figures, "image_index": 12,
+            "true_label": 0, "predicted_label": 0, "probability": 0.42}
+
+
+def fake_visuals(results: dict) -> dict:
+    """The visuals manifest as build.make_visuals writes it, for the fixture's best models."""
+    from experiments.build import choose_visualised
+
+    chosen = choose_visualised(results)
+    models = {}
+    if "ex1" in chosen:
+        models[chosen["ex1"]["experiment"]] = _model_visuals(chosen["ex1"]["experiment"], BASELINE_LAYERS, 32)
+    if "ex3" in chosen:
+        models[chosen["ex3"]["experiment"]] = _model_visuals(chosen["ex3"]["experiment"], VGG_LAYERS, 64)
+    augmentation = {s: {"id": f"aug-{s}", "kind": "augmentation", "path": f"aug-{s}.png", "tiles": 20,
+                        "caption": f"Augmentation strategy {s}."} for s in config.AUGMENTATIONS}
+    return {"chosen": chosen, "image_index": 12, "models": models, "augmentation": augmentation}
+
+
+def fake_figures(results: dict, visuals: dict) -> dict:
+    records = {fid: {"id": fid, "kind": "curves", "path": f"{fid}.png", "caption": f"Training curves {fid}."}
+               for fid in ("curves-ex1", "curves-ex3")}
+    for vis in visuals["models"].values():
+        records.update({r["id"]: r for r in vis["figures"]})
+    records.update({r["id"]: r for r in visuals["augmentation"].values()})
+    return records
+
+
+def fake_provenance(results: dict) -> dict:
+    first = next(iter(results.values()))
+    return {
+        "profile": "smoke", "profile_description": config.PROFILES["smoke"]["description"],
+        "data_source": "fixture", "data_fingerprint": first["data_fingerprint"],
+        "seeds": first["seeds"], "git": {"revision": "abc1234", "dirty": False},
+        "training_environment": first["environment"], "report_python": "3.11", "host": "x86_64, Linux",
+        "wall_times": {n: r["train_seconds"] for n, r in results.items()},
+        "per_seed_seconds": {n: r["per_seed"]["train_seconds"] for n, r in results.items()},
+    }
+
+
+def render(results: dict, strict: bool = False, **dirs) -> tuple[str, object]:
+    visuals = fake_visuals(results)
+    return report.render_html(results, {}, fake_figures(results, visuals), visuals, fake_provenance(results),
+                              "smoke", strict, **dirs)
+
+
+def text_of(page: str) -> str:
+    """The visible text of the report body, whitespace collapsed."""
+    body = page[page.index("<body>"):]
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+@pytest.fixture
+def prose_copy(tmp_path) -> Path:
+    """A private copy of report_src/ that a test may edit."""
+    target = tmp_path / "report_src"
+    shutil.copytree(report.PROSE, target)
+    return target
+
+
+# --- structure -------------------------------------------------------------------------------
+
+
+def test_every_question_of_the_assignment_is_answered_in_order(results_one_seed):
+    page, _ = render(results_one_seed)
+    found = re.findall(r'<h3 id="q[^"]+" class="question"><span class="qid">([^<]+)</span>', page)
+    assert found == QUESTION_IDS
+    # Each question is in the table of contents, linked to its heading.
+    for qid in QUESTION_IDS:
+        anchor = "q" + qid.replace(" ", "").rstrip(")")
+        assert f'href="#{anchor}"' in page and f'id="{anchor}"' in page
+
+
+def test_sections_figures_and_tables_are_numbered_in_document_order(results_one_seed):
+    page, _ = render(results_one_seed)
+    for kind in ("Figure", "Table"):
+        numbers = [int(n) for n in re.findall(rf"<b>{kind} (\d+)\.</b>", page)]
+        assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 3
+    # Every reference in the prose points at a placed block, and nothing is left unresolved.
+    for target in re.findall(r'<a class="ref" href="#([^"]+)">', page):
+        assert f'id="{target}"' in page
+    assert "PW09BLOCK" not in page and "PW09REF" not in page
+    # The Exercise-4 Markdown table with its "Table:" caption is numbered like the others.
+    assert re.search(r'<p class="caption"><b>Table \d+\.</b> Published figures.*?<table class="paper">', page, re.S)
+
+
+@pytest.mark.parametrize("fixture", ["results_one_seed", "results_three_seeds"])
+def test_nothing_renders_as_nan_none_or_template_syntax(fixture, request):
+    page, _ = render(request.getfixturevalue(fixture))
+    text = text_of(page)
+    for bad in ("nan", "None", "undefined"):
+        assert not re.search(rf"\b{bad}\b", text), bad
+    for bad in ("{{", "}}", "{%", "%}", "PW09BLOCK", "PW09REF"):
+        assert bad not in page, bad
+    # No sentence glued to the next one by the template's whitespace control.
+    assert not re.search(r"[a-z%)]\.[A-Z][a-z]", text)
+
+
+def test_three_seeds_render_spread_and_intervals(results_three_seeds):
+    page, claims = render(results_three_seeds)
+    text = text_of(page)
+    assert "±" in text
+    assert "95 % CI" in text
+    # aug_flip beats the baseline on every seed: the answer says so, with the interval.
+    assert "Yes for aug_flip" in text
+    flip = next(c for c in claims.records if c.id == "ex1.aug_flip_vs_baseline.test_accuracy")
+    assert flip.found == "higher" and flip.numbers["difference_ci_lo"] > 0
+    lo, hi = num(100 * flip.numbers["difference_ci_lo"], 1, sign=True), num(100 * flip.numbers["difference_ci_hi"], 1, sign=True)
+    assert f"({lo} to {hi})" in text  # the Δ column of the comparison table
+    # The one-seed fixture words the same comparison as a single run, without an interval.
+    page1, _ = render(fake_results({"baseline": [(0.60, 0.75)], "aug_flip": [(0.63, 0.70)]}))
+    assert "(1 run)" in text_of(page1) and "no interval can be computed" in text_of(page1)
+
+
+def test_partial_results_render_without_errors():
+    results = fake_results({"baseline": [(0.60, 0.75)], "aug_flip": [(0.63, 0.70)]})
+    page, _ = render(results)
+    text = text_of(page)
+    assert "No VGG-style experiment has results in this build" in text
+    assert re.findall(r'class="qid">([^<]+)<', page) == QUESTION_IDS
+
+
+def test_cover_shows_authors_from_report_toml(results_one_seed, prose_copy):
+    toml = prose_copy / "report.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace(
+        'authors = ["(your names: set them in report_src/report.toml)"]', 'authors = ["Ada Lovelace", "Alan Turing"]'),
+        encoding="utf-8")
+    page, _ = render(results_one_seed, prose_dir=prose_copy)
+    assert '<p class="authors">Ada Lovelace, Alan Turing</p>' in page
+    # A placeholder is shown as one (in red on the cover), never dropped silently.
+    toml.write_text('course = "C"\nschool = "S"\npw = "09"\ntitle = "T"\ndate = "1 May 2025"\n'
+                    'authors = ["(your names)"]\n', encoding="utf-8")
+    assert report.load_meta(prose_copy)["authors_missing"] is True
+    page, _ = render(results_one_seed, prose_dir=prose_copy)
+    assert '<p class="authors missing">(your names)</p>' in page
+
+
+# --- strictness ------------------------------------------------------------------------------
+
+
+def test_missing_value_names_the_prose_file_and_line(results_one_seed, prose_copy):
+    path = prose_copy / "ex3_deeper.md"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines.insert(5, "The VGG net has {{ R.vgg.no_such_value }} layers.")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ReportError) as err:
+        render(results_one_seed, prose_dir=prose_copy)
+    message = str(err.value)
+    assert "ex3_deeper.md, line 6" in message and "no_such_value" in message
+
+
+def test_missing_value_in_the_page_template_names_it(results_one_seed, tmp_path):
+    templates = tmp_path / "templates"
+    shutil.copytree(report.TEMPLATES, templates)
+    page = templates / "report.html.j2"
+    page.write_text(page.read_text(encoding="utf-8").replace("{{ meta.date }}", "{{ meta.no_such_date }}"),
+                    encoding="utf-8")
+    with pytest.raises(ReportError, match=r"report\.html\.j2, line \d+.*no_such_date"):
+        render(results_one_seed, templates_dir=templates)
+
+
+CONTRADICTED = '\n{{ claims.compare("test_accuracy", "baseline", "aug_shift", expect="higher") }}\n'
+
+
+def test_contradicted_claim_fails_a_strict_build_and_names_the_claim(results_one_seed, prose_copy):
+    with (prose_copy / "ex5_review.md").open("a", encoding="utf-8") as f:
+        f.write(CONTRADICTED)  # the fixture has baseline 60 % < aug_shift 64 %
+    with pytest.raises(ReportError) as err:
+        render(results_one_seed, strict=True, prose_dir=prose_copy)
+    message = str(err.value)
+    assert "ex1.baseline_vs_aug_shift.test_accuracy" in message
+    assert "expects higher" in message and "60.0 %" in message and "64.0 %" in message
+
+    # Without --strict the build renders the data's wording and lists the claim as contradicted.
+    page, claims = render(results_one_seed, strict=False, prose_dir=prose_copy)
+    assert [c.id for c in claims.failures()] == ["ex1.baseline_vs_aug_shift.test_accuracy"]
+    assert '<tr class="contradicted"><td class="mark">✘</td>' in page.replace("\n      ", "")
+
+
+def test_the_shipped_prose_passes_strict_on_both_fixtures(results_one_seed, results_three_seeds):
+    for results in (results_one_seed, results_three_seeds):
+        _, claims = render(results, strict=True)
+        assert claims.records and not claims.failures()
+
+
+def test_unknown_reference_fails_with_its_id(results_one_seed, prose_copy):
+    with (prose_copy / "ex5_review.md").open("a", encoding="utf-8") as f:
+        f.write('\nSee {{ ref("no-such-figure") }}.\n')
+    with pytest.raises(ReportError, match="no-such-figure"):
+        render(results_one_seed, prose_dir=prose_copy)
+
+
+# --- the PDF -----------------------------------------------------------------------------------
+
+
+def _tiny_pngs(folder: Path, figures: dict) -> None:
+    from PIL import Image
+
+    for rec in figures.values():
+        target = folder / "figures" / rec["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (40, 24), (200, 210, 230)).save(target)
+
+
+def test_pdf_holds_the_headings_and_the_fixture_numbers(results_one_seed, tmp_path):
+    from pypdf import PdfReader
+
+    visuals = fake_visuals(results_one_seed)
+    figures = fake_figures(results_one_seed, visuals)
+    page, _ = report.render_html(results_one_seed, {}, figures, visuals, fake_provenance(results_one_seed), "smoke")
+    _tiny_pngs(tmp_path, figures)
+    out = tmp_path / "report.pdf"
+    refused = report.write_pdf(page, tmp_path, out, allowed_root=tmp_path)
+    assert refused == []
+    reader = PdfReader(out)
+    text = " ".join(" ".join(p.extract_text().split()) for p in reader.pages)
+    assert len(reader.pages) >= 10
+    for heading in SECTION_HEADINGS:
+        assert heading in text, heading
+    for qid in QUESTION_IDS:
+        assert qid in text, qid
+    # Every experiment's numbers, formatted as in the result tables.
+    for name, r in results_one_seed.items():
+        for value in (pct(r["test_accuracy"]), pct(r["train_accuracy"]), num(r["test_loss"], 3)):
+            assert value in text, (name, value)
+    # Page numbers "n / N" and a table of contents with page numbers.
+    assert f"2 / {len(reader.pages)}" in text
+    assert re.search(r"Data augmentation[ .]+\d+", text)
+
+
+# --- the pieces the prose is built from ---------------------------------------------------------
+
+
+def test_claims_use_short_names_and_carry_their_verdict(results_one_seed):
+    from experiments.claims import ClaimBook
+
+    book = ClaimBook(results_one_seed, names={n: n for n in config.EXPERIMENTS})
+    text = book.compare("test_accuracy", "aug_shift", "baseline")
+    assert text == ("Comparing the test accuracy of aug_shift and baseline, with one seed per experiment "
+                    "a single run cannot settle it: 64.0 % vs 60.0 % (+4.0 points).")
+    assert text.claim.found == "single" and text.claim.numbers["difference"] == pytest.approx(0.04)
+    # Without names the sentences keep the experiments' titles.
+    assert ClaimBook(results_one_seed).compare("test_accuracy", "aug_shift", "baseline").startswith(
+        "Comparing the test accuracy of Baseline CNN + flips and shifts and Baseline CNN, no augmentation")
+
+
+def test_relation_claims():
+    from experiments.claims import ClaimBook
+
+    book = ClaimBook({})
+    assert book.relation("share of zeros", "pool1", 0.487, "relu2", 0.575) == (
+        "The share of zeros is lower for pool1 (48.7 %) than for relu2 (57.5 %).")
+    same = book.relation("time (ms)", "a", 2.004, "b", 2.001, percent=False, digits=2)
+    assert same == "The time (ms) is the same for a and b: 2.00." and same.claim.found == "equal"
+    wrong = book.relation("share of zeros", "relu3", 0.4, "relu1", 0.5, expect="higher")
+    assert wrong.claim.verdict == "contradicted" and [c.id for c in book.failures()] == [
+        "relation.share_of_zeros.relu3_vs_relu1"]
+
+
+def test_augmentation_layers_are_described_from_their_recorded_arguments():
+    d = report.describe_augmentation_layer
+    assert d({"layer": "RandomFlip", "mode": "horizontal"}) == "mirror left–right with probability 1/2"
+    assert d({"layer": "RandomTranslation", "height_factor": 0.1, "width_factor": 0.2}) == (
+        "shift by up to ±10 % of the height and ±20 % of the width")
+    assert d({"layer": "RandomRotation", "factor": 0.04}) == "rotate by up to ±14.4°"
+    assert d({"layer": "RandomContrast", "factor": 0.3}) == "factor = 0.3"
