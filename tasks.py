@@ -3,6 +3,7 @@
     invoke all                       every experiment, figures, report, zip (cached)
     invoke experiment --name vgg_aug retrain one experiment, then refresh the report
     invoke list                      which experiments are cached / stale / missing
+    invoke bench [--smoke]           throughput and build timings -> build/bench.json
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def _settings(profile, data, seeds=None, strict=False, image_index=12, mixed_pre
 
 @task(help={"profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP, "force": "retrain every experiment even if cached",
             "strict": "fail the build when the data contradicts a claim of the prose",
-            "mixed_precision": "train in mixed float16 (for GPUs; separate cache entries)"})
+            "mixed_precision": "mixed precision: float16 on a GPU, bfloat16 on a CPU with AVX512_BF16/AMX, else float32 (separate cache entries)"})
 def all(c, profile="full", data=None, seeds=None, force=False, strict=False, mixed_precision=False):
     """Run every experiment (cached), draw the figures, render report.html/.pdf and the zip."""
     with _user_errors():
@@ -55,7 +56,7 @@ def all(c, profile="full", data=None, seeds=None, force=False, strict=False, mix
 
 @task(help={"name": "experiment to retrain (see `invoke list`)", "profile": PROFILE_HELP, "data": DATA_HELP,
             "seeds": SEEDS_HELP, "strict": "fail on a contradicted claim",
-            "mixed_precision": "train in mixed float16 (for GPUs; separate cache entries)"})
+            "mixed_precision": "mixed precision: float16 on a GPU, bfloat16 on a CPU with AVX512_BF16/AMX, else float32 (separate cache entries)"})
 def experiment(c, name, profile="full", data=None, seeds=None, strict=False, mixed_precision=False):
     """Retrain one experiment even if cached, then rebuild figures, report and zip."""
     with _user_errors():
@@ -116,3 +117,21 @@ def clean(c, all=False):
 
         for path in build.clean(Settings(profile="smoke"), everything=all):
             print(f"removed {path}")
+
+
+@task(help={"smoke": "tiny step counts: checks the plumbing in under a minute (CI)",
+            "data": DATA_HELP,
+            "build_from": "time the no-op build and `invoke report` on a copy of this build folder's runs "
+                          "(default: train a smoke build in a scratch folder; skipped with --smoke)",
+            "profile": "profile of --build-from's runs (default smoke)",
+            "only": "comma-separated sections: data, training, augmentation, flops, knobs, build",
+            "out": "where to write the JSON (default: build/bench.json)",
+            "reps": "rounds of each side-by-side comparison (default: 3, smoke 1)"})
+def bench(c, smoke=False, data=None, build_from=None, profile="smoke", only=None, out=None, reps=None):
+    """Throughput, augmentation cost, GFLOP/s, data and build timings -> table + build/bench.json."""
+    with _user_errors():
+        from experiments import bench as benchmark
+
+        sections = [s.strip() for s in only.split(",") if s.strip()] if only else None
+        benchmark.run_bench(_settings(profile, data), smoke=smoke, build_from=build_from,
+                            sections=sections, out=out, reps=reps)

@@ -165,13 +165,28 @@ class Run:
         return not self.done and (self.dir / "checkpoint" / "state.json").exists()
 
 
+def keras_backend() -> str:
+    """The backend Keras will use, read as Keras reads it, without importing Keras."""
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
+    try:
+        return json.loads((home / "keras.json").read_text()).get("backend", "tensorflow")
+    except (OSError, ValueError):
+        return "tensorflow"
+
+
 def plan_runs(settings: Settings, name: str, fingerprint: str) -> list[Run]:
     cfg = config.resolve(name, settings.profile, settings.overrides)
     chash = config.config_hash(cfg)
     code = code_hash()
+    # A run trained under another Keras backend is another run (numerics differ). The
+    # default backend adds nothing, so its keys stay what they always were.
+    backend = keras_backend()
+    tag = "" if backend == "tensorflow" else f"|{backend}"
     runs = []
     for seed in settings.seeds:
-        key = hashlib.sha256(f"{chash}|{fingerprint}|{code}|{seed}".encode()).hexdigest()[:12]
+        key = hashlib.sha256(f"{chash}|{fingerprint}|{code}|{seed}{tag}".encode()).hexdigest()[:12]
         runs.append(Run(name, seed, cfg, key, settings.runs / name / f"s{seed}-{key}"))
     return runs
 

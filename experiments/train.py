@@ -54,6 +54,54 @@ def seed_everything(seed: int) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
+def precision_policy(cfg: dict) -> str:
+    """The Keras dtype policy of a run: float32 unless the configuration asks for mixed
+    precision, which then follows the hardware (weights stay float32 in every case):
+
+    * a GPU: mixed_float16 (tensor cores);
+    * a CPU with native bfloat16 instructions (AVX512_BF16 or AMX-BF16): mixed_bfloat16,
+      measured by `invoke bench` on a 2-core Zen 4 at 1.65x the float32 throughput of the
+      baseline and 1.45x for the VGG net;
+    * any other CPU: float32, because float16 is emulated there (mixed_float16 trained the
+      baseline 6.6x slower than float32 on the same CPU).
+    """
+    if not cfg.get("mixed_precision"):
+        return "float32"
+    if _gpu_visible():
+        return "mixed_float16"
+    return "mixed_bfloat16" if _cpu_has_bf16() else "float32"
+
+
+def _gpu_visible() -> bool:
+    import keras
+
+    backend = keras.backend.backend()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return bool(tf.config.list_physical_devices("GPU"))
+        if backend == "jax":
+            import jax
+
+            return jax.default_backend() != "cpu"
+        if backend == "torch":
+            import torch
+
+            return torch.cuda.is_available()
+    except Exception:  # no usable device runtime: treat as CPU
+        return False
+    return False
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:  # not Linux: do not guess
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def prepare_arrays(cfg: dict, data: Dataset) -> tuple[np.ndarray, ...]:
     """The run's train/test arrays: a fixed stratified subset, scaled to [0, 1], one-hot.
 
@@ -213,8 +261,8 @@ def train_run(cfg: dict, seed: int, data: Dataset, run_dir: Path, extra: dict | 
     checkpoint = _Checkpoint(run_dir)
     state = checkpoint.load()
     seed_everything(seed)
-    # float16 compute with float32 weights: faster on GPUs with tensor cores, not on a CPU.
-    keras.mixed_precision.set_global_policy("mixed_float16" if cfg.get("mixed_precision") else "float32")
+    policy = precision_policy(cfg)
+    keras.mixed_precision.set_global_policy(policy)
     if state is not None:
         model = keras.models.load_model(checkpoint.dir / state["model"])
         history = list(state["history"])
@@ -226,7 +274,7 @@ def train_run(cfg: dict, seed: int, data: Dataset, run_dir: Path, extra: dict | 
     verbose = 1 if sys.stdout.isatty() else 0
     print(
         f"  [{label}] training {model.name} on {len(x_tr):,} images, testing on {len(x_te):,}; "
-        f"{cfg['epochs']} epochs of batch {cfg['batch_size']}",
+        f"{cfg['epochs']} epochs of batch {cfg['batch_size']}" + (f", {policy}" if policy != "float32" else ""),
         flush=True,
     )
     try:
@@ -263,6 +311,7 @@ def train_run(cfg: dict, seed: int, data: Dataset, run_dir: Path, extra: dict | 
         "train_seconds": float(sum(r["seconds"] for r in history)),
         "resumed_from_epoch": initial_epoch,
         "params": int(model.count_params()),
+        "precision_policy": policy,
         "environment": environment(),
         **(extra or {}),
     }

@@ -179,11 +179,41 @@ def _record(fig_id, out_path, kind, layer, experiment, caption, root, **extra) -
             "experiment": experiment, "caption": caption, **extra}
 
 
+class _Tile:
+    """One square tile of a grid, drawn on the figure's single canvas axes.
+
+    It offers the few Axes methods the plots use (imshow, set_title, set_ylabel) and looks
+    like a frameless-tick Axes: image, thin black frame, title above, label to the left.
+    A real Axes per tile costs ~13 ms to create and draw in matplotlib, and a layer has
+    32 to 64 tiles: one shared canvas makes the figures of a model about 2x faster.
+    """
+
+    def __init__(self, canvas, x: float, y: float, size: float):
+        from matplotlib.patches import Rectangle
+
+        self.canvas, self.x, self.y, self.size = canvas, x, y, size
+        canvas.add_patch(Rectangle((x, y), size, size, fill=False, edgecolor="black",
+                                   linewidth=0.8, zorder=3))
+
+    def imshow(self, data, **kwargs):
+        return self.canvas.imshow(data, extent=(self.x, self.x + self.size, self.y, self.y + self.size),
+                                  aspect="auto", origin="upper", **kwargs)
+
+    def set_title(self, text, fontsize=None, pad=6.0):
+        self.canvas.text(self.x + self.size / 2, self.y + self.size + pad / 72, text,
+                         ha="center", va="baseline", fontsize=fontsize)
+
+    def set_ylabel(self, text, fontsize=None, labelpad=4.0):
+        self.canvas.text(self.x - labelpad / 72, self.y + self.size / 2, text, rotation=90,
+                         rotation_mode="anchor", ha="center", va="bottom", fontsize=fontsize)
+
+
 def _tile_grid(n_tiles: int, title: str, *, cols: int | None = None, basis_cols: int | None = None,
                colorbar: bool = False, left_in: float = _SIDE_IN):
-    """A figure of `n_tiles` square axes in rows of `cols`, a title, and optionally a
+    """A figure of `n_tiles` square tiles in rows of `cols`, a title, and optionally a
     colour-bar axis to the right of the grid. Laid out by hand in inches, so nothing
-    overlaps whatever the tile count. Returns (figure, tile axes, colour-bar axes or None).
+    overlaps whatever the tile count. Returns (figure, tiles, colour-bar axes or None);
+    a tile takes `imshow`, `set_title` and `set_ylabel` like an Axes (see `_Tile`).
     """
     if cols is None:
         cols = min(n_tiles, GRID_COLS if n_tiles <= GRID_COLS**2 else WIDE_GRID_COLS)
@@ -197,16 +227,20 @@ def _tile_grid(n_tiles: int, title: str, *, cols: int | None = None, basis_cols:
     fig = _new_figure(FIG_WIDTH_IN, height)
     fig.text(0.5, 1 - 0.22 / height, title, ha="center", va="center", fontsize=FIG_TITLE_PT)
 
+    # One axes over the whole figure, in inches, holds every tile.
+    canvas = fig.add_axes((0, 0, 1, 1))
+    canvas.set_xlim(0, FIG_WIDTH_IN)
+    canvas.set_ylim(0, height)
+    canvas.set_autoscale_on(False)
+    canvas.set_axis_off()
+
     x0 = left_in + (avail - cols * pitch) / 2  # centre a narrow grid
     axes = []
     for i in range(n_tiles):
         r, c = divmod(i, cols)
         x = x0 + c * pitch + (pitch - tile) / 2
         y = height - _TOP_IN - r * row_pitch - _TITLE_BAND_IN - tile
-        ax = fig.add_axes((x / FIG_WIDTH_IN, y / height, tile / FIG_WIDTH_IN, tile / height))
-        ax.set_xticks([])
-        ax.set_yticks([])
-        axes.append(ax)
+        axes.append(_Tile(canvas, x, y, tile))
 
     cax = None
     if colorbar:

@@ -140,3 +140,14 @@ def test_listing_and_planning_never_import_tensorflow():
         "assert not {'tensorflow', 'keras'} & set(sys.modules), sorted(m for m in sys.modules if 'tensorflow' in m or 'keras' in m)[:5]"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=pipeline.ROOT, timeout=120)
+
+
+def test_another_backend_is_another_run(tmp_path, monkeypatch):
+    s = pipeline.Settings(profile="smoke", build=tmp_path, dist=tmp_path / "dist")
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    tf_key = pipeline.plan_runs(s, "baseline", "sha256:aa")[0].key
+    monkeypatch.setenv("KERAS_BACKEND", "torch")
+    assert pipeline.plan_runs(s, "baseline", "sha256:aa")[0].key != tf_key
+    monkeypatch.delenv("KERAS_BACKEND")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # no keras.json there: the default
+    assert pipeline.plan_runs(s, "baseline", "sha256:aa")[0].key == tf_key

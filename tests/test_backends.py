@@ -1,0 +1,74 @@
+"""The same experiments on other Keras backends: the smoke baseline, end to end through
+`invoke experiment`, under KERAS_BACKEND=torch (and jax where it is installed).
+
+CI installs the CPU build of PyTorch with the `torch` extra: pip install -e ".[test,torch]".
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _smoke_baseline(backend: str, tmp_path: Path, archive: Path) -> dict:
+    build, dist = tmp_path / "build", tmp_path / "dist"
+    env = dict(os.environ, KERAS_BACKEND=backend, PW09_BUILD_DIR=str(build), PW09_DIST_DIR=str(dist),
+               PW09_DATA=str(archive))
+    proc = subprocess.run([sys.executable, "-m", "invoke", "experiment", "--name", "baseline", "--profile", "smoke"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    metrics = json.loads((build / "results" / "baseline" / "metrics.json").read_text())
+    # The saved model loads back on the same backend and predicts ten class probabilities.
+    check = ("import sys, numpy as np, keras; m = keras.models.load_model(sys.argv[1]); "
+             "p = keras.ops.convert_to_numpy(m(np.zeros((2, 32, 32, 3), 'float32'))); "
+             "assert p.shape == (2, 10) and np.allclose(p.sum(1), 1, atol=1e-4), p; print(keras.backend.backend())")
+    loaded = subprocess.run([sys.executable, "-c", check, str(build / "results" / "baseline" / "model.keras")],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    assert loaded.stdout.strip().splitlines()[-1] == backend
+    assert (build / "report" / "report.pdf").read_bytes()[:5] == b"%PDF-"
+    return metrics
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                    reason='PyTorch is not installed; CI installs it with pip install -e ".[test,torch]"')
+def test_smoke_baseline_on_torch(tmp_path, tiny_archive):
+    metrics = _smoke_baseline("torch", tmp_path, tiny_archive)
+    assert metrics["environment"]["backend"] == "torch"
+    assert metrics["environment"]["backend_version"].startswith("2.")
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["epochs"] == 2
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed (pip install jax)")
+def test_smoke_baseline_on_jax(tmp_path, tiny_archive):
+    metrics = _smoke_baseline("jax", tmp_path, tiny_archive)
+    assert metrics["environment"]["backend"] == "jax"
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0
+
+
+# --- the precision policy behind --mixed-precision ----------------------------------------
+
+
+@pytest.mark.parametrize("gpu, bf16, expected", [
+    (True, False, "mixed_float16"),   # tensor cores
+    (True, True, "mixed_float16"),
+    (False, True, "mixed_bfloat16"),  # AVX512_BF16 / AMX CPU: 1.65x the float32 throughput
+    (False, False, "float32"),        # float16 on a CPU is emulated: 6.6x slower, so not used
+])
+def test_mixed_precision_follows_the_hardware(monkeypatch, gpu, bf16, expected):
+    from experiments import config, train
+
+    monkeypatch.setattr(train, "_gpu_visible", lambda: gpu)
+    monkeypatch.setattr(train, "_cpu_has_bf16", lambda: bf16)
+    assert train.precision_policy(config.resolve("baseline", "smoke", {"mixed_precision": True})) == expected
+    assert train.precision_policy(config.resolve("baseline", "smoke")) == "float32"
