@@ -115,7 +115,8 @@ def make_visuals(settings: Settings, results: dict, source: DataSource,
     image = dataset.x_train[settings.image_index]
     label = int(dataset.y_train[settings.image_index])
     manifest = {"chosen": chosen, "image_index": settings.image_index, "models": {}, "augmentation": {}}
-    deep = {c["experiment"] for k, c in chosen.items() if k == "ex3"} - {c["experiment"] for k, c in chosen.items() if k != "ex3"}
+    # The deep model is shown beside the shallow one: only its first and last layers.
+    deep = {chosen["ex3"]["experiment"]} if "ex3" in chosen else set()
     for exp in exps:
         t0 = time.perf_counter()
         _say(f"Visualising {exp} (training image {settings.image_index})")

@@ -330,10 +330,11 @@ def publish(settings: Settings, name: str, fingerprint: str) -> dict | None:
     cols = ["epoch", *CURVES, *(f"{c}_std" for c in CURVES)]
     lines = [",".join(cols)] + [",".join(repr(row[c]) for c in cols) for row in mean_history]
     atomic.write_text(out / "history.csv", "\n".join(lines) + "\n")
-    seed_lines = ["seed," + (runs_and_cols := ",".join(["epoch", *CURVES, "seconds"]))]
+    seed_cols = ["epoch", *CURVES, "seconds"]
+    seed_lines = [",".join(["seed", *seed_cols])]
     for run, hist in zip(runs, histories):
         for row in hist:
-            seed_lines.append(f"{run.seed}," + ",".join(repr(row[c]) for c in runs_and_cols.split(",")))
+            seed_lines.append(",".join([str(run.seed), *(repr(row[c]) for c in seed_cols)]))
     atomic.write_text(out / "history_seeds.csv", "\n".join(seed_lines) + "\n")
     with atomic.atomic_path(out / "model.keras") as tmp:
         shutil.copyfile(runs[0].dir / "model.keras", tmp)
