@@ -64,7 +64,7 @@ EXPERIMENTS: dict[str, dict] = {
     },
 }
 
-# Settings shared by every run unless a profile overrides them (Exercise 1a).
+# Settings shared by every run (Exercise 1a's: batches of 128, Adam, cross-entropy).
 DEFAULTS = {
     "batch_size": 128,
     "optimizer": "adam",
@@ -74,6 +74,28 @@ DEFAULTS = {
     "mixed_precision": False,
 }
 
+# --- training recipes ------------------------------------------------------------------
+# Exercise 1 keeps the assignment's own settings: they are the question. Exercise 3 says
+# "you can try different options", so the VGG net gets the recipe that reaches its
+# accuracy in the fewest epochs on a 2-core CPU (the reasons are in the report, 3 a):
+# * AdamW: Adam's step plus decoupled weight decay, which regularises a net that
+#   otherwise overfits CIFAR-10's 50,000 images within a few epochs;
+# * a one-epoch linear warm-up to a peak learning rate three times Adam's default, then a
+#   cosine decay to zero: the high rate moves fast early, the decay settles the weights
+#   and the batch-norm statistics by the last epoch, so the last epoch is the best one;
+# * label smoothing 0.1: softer targets, a better-calibrated net, about half a point.
+RECIPES: dict[str, dict] = {
+    "assignment": {
+        "optimizer": "adam", "learning_rate": 1e-3, "weight_decay": 0.0,
+        "schedule": "constant", "warmup_epochs": 0, "label_smoothing": 0.0,
+    },
+    "fast": {
+        "optimizer": "adamw", "learning_rate": 3e-3, "weight_decay": 0.05,
+        "schedule": "warmup_cosine", "warmup_epochs": 1, "label_smoothing": 0.1,
+    },
+}
+FAMILY_RECIPE = {"shallow": "assignment", "deep": "fast"}
+
 # --- profiles ----------------------------------------------------------------------
 # `train_size` / `test_size`: None means the whole split. Subsets are stratified
 # (the same number of images per class) and drawn with a fixed seed.
@@ -81,7 +103,7 @@ PROFILES: dict[str, dict] = {
     "full": {
         "description": "the assignment's settings on all 50,000 / 10,000 images",
         "train_size": None, "test_size": None, "seeds": 3,
-        "epochs": {"shallow": 10, "deep": 40},
+        "epochs": {"shallow": 10, "deep": 10},
     },
     "quick": {
         "description": "10,000 training images for the shallow nets, 5,000 for the VGG net, "
@@ -148,10 +170,12 @@ def resolve(name: str, profile: str, overrides: dict | None = None) -> dict:
         "title": exp["title"],
         "augmentation": aug,
         "augmentation_layers": copy.deepcopy(AUGMENTATIONS[aug]) if aug else [],
+        "recipe": FAMILY_RECIPE[family],
         "epochs": _pick(prof["epochs"], family),
         "train_size": _pick(prof["train_size"], family),
         "test_size": _pick(prof["test_size"], family),
         **DEFAULTS,
+        **RECIPES[FAMILY_RECIPE[family]],
         **(overrides or {}),
     }
 

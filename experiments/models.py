@@ -89,11 +89,27 @@ def build_vgg(
 BUILDERS = {"baseline": build_baseline, "vgg": build_vgg}
 
 
-def build_model(cfg: dict, seed: int | None = None) -> keras.Model:
+def learning_rate(cfg: dict, steps_per_epoch: int):
+    """The learning rate of a recipe: a constant, or a linear warm-up from zero to the
+    peak followed by a cosine decay to zero at the last step (Keras' CosineDecay)."""
+    if cfg.get("schedule", "constant") == "constant":
+        return cfg["learning_rate"]
+    total = cfg["epochs"] * steps_per_epoch
+    warmup = min(cfg["warmup_epochs"] * steps_per_epoch, total - 1)
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0, decay_steps=total - warmup, alpha=0.0,
+        warmup_target=cfg["learning_rate"], warmup_steps=warmup,
+    )
+
+
+def build_model(cfg: dict, seed: int | None = None, steps_per_epoch: int = 1) -> keras.Model:
     """Build and compile the network a resolved experiment configuration describes."""
     model = BUILDERS[cfg["model"]](augmentation=cfg["augmentation_layers"] or None, seed=seed)
-    optimizer = keras.optimizers.get(
-        {"class_name": cfg["optimizer"], "config": {"learning_rate": cfg["learning_rate"]}}
-    )
-    model.compile(optimizer=optimizer, loss=cfg["loss"], metrics=["accuracy"])
+    lr = learning_rate(cfg, steps_per_epoch)
+    if cfg["optimizer"] == "adamw":
+        optimizer = keras.optimizers.AdamW(learning_rate=lr, weight_decay=cfg["weight_decay"])
+    else:
+        optimizer = keras.optimizers.get({"class_name": cfg["optimizer"], "config": {"learning_rate": lr}})
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg.get("label_smoothing", 0.0))
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     return model

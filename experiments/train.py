@@ -268,7 +268,7 @@ def train_run(cfg: dict, seed: int, data: Dataset, run_dir: Path, extra: dict | 
         history = list(state["history"])
         print(f"  [{label}] resuming after epoch {state['epoch']} of {cfg['epochs']} (checkpoint found)", flush=True)
     else:
-        model = build_model(cfg, seed=seed)
+        model = build_model(cfg, seed=seed, steps_per_epoch=math.ceil(len(x_tr) / cfg["batch_size"]))
         history = []
     initial_epoch = len(history)
     verbose = 1 if sys.stdout.isatty() else 0
