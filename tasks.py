@@ -18,11 +18,18 @@ from experiments.errors import Interrupted, Pw09Error
 PROFILE_HELP = "full (default), quick (~30 min on a 2-core CPU) or smoke (~2 min)"
 DATA_HELP = "CIFAR-10 copy: official cifar-10-python.tar.gz or its folder, or an image folder / .tar.gz (default: $PW09_DATA, else the Keras download)"
 SEEDS_HELP = "number of seeds per experiment (default: full 3, quick and smoke 1)"
+MIXED_HELP = ("mixed precision where this machine's calibration measures it faster than float32 "
+              "(separate cache entries; float32 otherwise)")
+VERBOSE_HELP = "show the backend's own start-up and device log lines (also: PW09_VERBOSE=1)"
 
 
 @contextmanager
-def _user_errors():
-    """A user's mistake or Ctrl-C: one sentence on stderr, exit code 1/130, no traceback."""
+def _user_errors(verbose=False):
+    """A user's mistake or Ctrl-C: one sentence on stderr, exit code 1/130, no traceback.
+    Also keeps the backend's C++ start-up lines off the terminal unless `verbose`."""
+    from experiments import console
+
+    console.quiet(verbose)
     try:
         yield
     except Interrupted as exc:  # Ctrl-C while training: where it stopped, how to go on
@@ -45,10 +52,10 @@ def _settings(profile, data, seeds=None, strict=False, image_index=12, mixed_pre
 
 @task(help={"profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP, "force": "retrain every experiment even if cached",
             "strict": "fail the build when the data contradicts a claim of the prose",
-            "mixed_precision": "mixed precision: float16 on a GPU, bfloat16 on a CPU with AVX512_BF16/AMX, else float32 (separate cache entries)"})
-def all(c, profile="full", data=None, seeds=None, force=False, strict=False, mixed_precision=False):
+            "mixed_precision": MIXED_HELP, "verbose": VERBOSE_HELP})
+def all(c, profile="full", data=None, seeds=None, force=False, strict=False, mixed_precision=False, verbose=False):
     """Run every experiment (cached), draw the figures, render report.html/.pdf and the zip."""
-    with _user_errors():
+    with _user_errors(verbose):
         from experiments import build
 
         build.run_all(_settings(profile, data, seeds, strict, mixed_precision=mixed_precision), force=force)
@@ -56,10 +63,10 @@ def all(c, profile="full", data=None, seeds=None, force=False, strict=False, mix
 
 @task(help={"name": "experiment to retrain (see `invoke list`)", "profile": PROFILE_HELP, "data": DATA_HELP,
             "seeds": SEEDS_HELP, "strict": "fail on a contradicted claim",
-            "mixed_precision": "mixed precision: float16 on a GPU, bfloat16 on a CPU with AVX512_BF16/AMX, else float32 (separate cache entries)"})
-def experiment(c, name, profile="full", data=None, seeds=None, strict=False, mixed_precision=False):
+            "mixed_precision": MIXED_HELP, "verbose": VERBOSE_HELP})
+def experiment(c, name, profile="full", data=None, seeds=None, strict=False, mixed_precision=False, verbose=False):
     """Retrain one experiment even if cached, then rebuild figures, report and zip."""
-    with _user_errors():
+    with _user_errors(verbose):
         from experiments import build
 
         build.run_experiment(_settings(profile, data, seeds, strict, mixed_precision=mixed_precision), name)
@@ -103,9 +110,11 @@ def list_(c, profile="full", data=None, seeds=None):
         from experiments import build
 
         rows = build.status_table(_settings(profile, data, seeds))
-        print(f"{'experiment':<12} {'status':<22} {'epochs':>6} {'images':>7} {'seeds':>5}  description")
+        print(f"{'experiment':<12} {'status':<22} {'epochs':>6} {'images':>7} {'seeds':>5} {'estimate':>12}  description")
         for r in rows:
-            print(f"{r['experiment']:<12} {r['status']:<22} {r['epochs']:>6} {r['train_size']:>7} {r['seeds']:>5}  {r['title']}")
+            print(f"{r['experiment']:<12} {r['status']:<22} {r['epochs']:>6} {r['train_size']:>7} {r['seeds']:>5} "
+                  f"{r['estimate']:>12}  {r['title']}")
+        print(build.status_footer(rows))
 
 
 @task(help={"all": "also delete trained runs and the decoded-data cache"})

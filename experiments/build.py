@@ -343,14 +343,19 @@ def run_zip(settings: Settings) -> Path:
 
 
 def status_table(settings: Settings) -> list[dict]:
-    """One row per experiment; never downloads or decodes data, never imports TensorFlow."""
+    """One row per experiment, with the time its missing runs would take on this machine
+    (from the cached calibration); never downloads or decodes data, never imports TensorFlow."""
     from .data import downloaded
+    from .estimate import human
 
     source = DataSource(settings)
     have_data = downloaded(source.source)
     rows = []
     for name, exp in config.EXPERIMENTS.items():
         cfg = config.resolve(name, settings.profile, settings.overrides)
+        todo = pipeline.pending_runs(settings, [name], source.fingerprint) if have_data else \
+            pipeline.plan_runs(settings, name, "no-data")
+        secs = pipeline.estimates(settings, todo, measure=False)
         rows.append({
             "experiment": name,
             "status": pipeline.experiment_status(settings, name, source.fingerprint) if have_data
@@ -358,9 +363,20 @@ def status_table(settings: Settings) -> list[dict]:
             "epochs": cfg["epochs"],
             "train_size": cfg["train_size"] or 50000,
             "seeds": len(settings.seeds),
+            "seconds": sum(secs) if secs is not None else None,
+            "estimate": "-" if not todo else human(sum(secs)) if secs is not None else "?",
             "title": exp["title"],
         })
     return rows
+
+
+def status_footer(rows: list[dict]) -> str:
+    """The line under `invoke list`: the total time still to train, or how to get one."""
+    if any(r["estimate"] == "?" for r in rows):
+        return "estimate: ? = not calibrated on this machine yet; the next `invoke all` measures it first (about a minute)."
+    from .estimate import human
+
+    return f"still to train: about {human(sum(r['seconds'] or 0 for r in rows))} on this machine."
 
 
 def clean(settings: Settings, everything: bool = False) -> list[Path]:

@@ -204,40 +204,62 @@ def experiment_status(settings: Settings, name: str, fingerprint: str) -> str:
     return "stale" if others else "missing"
 
 
+def pending_runs(settings: Settings, names: list[str], fingerprint: str, force: bool = False) -> list[Run]:
+    """The runs of `names` that a build would train, in order (all of them with force)."""
+    return [run for name in names for run in plan_runs(settings, name, fingerprint) if force or not run.done]
+
+
+def estimates(settings: Settings, runs: list[Run], measure: bool) -> list[float] | None:
+    """Estimated seconds per run on this machine from its calibration: measured first
+    when `measure` (that imports the backend), else the cached one or None."""
+    from . import estimate
+
+    policy = "float32"
+    if measure and runs and settings.mixed_precision:
+        from .train import precision_policy
+
+        policy = precision_policy(runs[0].cfg)
+    rates = estimate.calibrate(keras_backend(), policy) if measure else estimate.cached(keras_backend(), policy)
+    return [estimate.seconds(run.cfg, rates) for run in runs] if rates else None
+
+
 def train_runs(settings: Settings, names: list[str], source: DataSource, force: bool = False) -> list[Run]:
-    """Train every run of `names` that is not cached (all of them with force)."""
-    trained = []
-    for name in names:
-        for run in plan_runs(settings, name, source.fingerprint):
-            if run.done and not force:
-                continue
-            dataset = source.load()  # a bad data source fails here, before anything is deleted
-            if run.done:  # force: retrain a complete run; an interrupted one resumes instead
-                (run.dir / "metrics.json").unlink()  # first, so a kill mid-delete leaves no "done" run
-                shutil.rmtree(run.dir, ignore_errors=True)
-            from .train import TrainingInterrupted, train_run
+    """Train every run of `names` that is not cached (all of them with force), after
+    printing the plan with this machine's time estimates."""
+    from . import estimate
 
-            print(f"Training {name} (seed {run.seed}, profile {settings.profile}) -> {_rel(run.dir)}", flush=True)
-            extra = {
-                "data_fingerprint": source.fingerprint,
-                "data_source": dataset.source,
-                "config_hash": config.config_hash(run.cfg),
-                "code_hash": code_hash(),
-                "run_key": run.key,
-            }
-            try:
-                train_run(run.cfg, run.seed, dataset, run.dir, extra=extra)
-            except TrainingInterrupted as stop:
-                from .train import _Checkpoint
+    todo = pending_runs(settings, names, source.fingerprint, force)
+    if not todo:
+        return []
+    dataset = source.load()  # a bad data source fails here, before anything is deleted
+    from .train import TrainingInterrupted, gpu_visible, train_run
 
-                state = _Checkpoint(run.dir).load()  # what is really saved (Ctrl-C may hit mid-save)
-                done = state["epoch"] if state else 0
-                raise Interrupted(
-                    f"interrupted: {name} seed {run.seed} stopped after epoch {done} of {stop.epochs}; "
-                    f"run the same command again to resume from epoch {done + 1}."
-                ) from None
-            trained.append(run)
-    return trained
+    secs = estimates(settings, todo, measure=True)
+    planned = [(run.experiment, run.seed, run.cfg, s) for run, s in zip(todo, secs)]
+    for line in estimate.plan_lines(planned, settings.profile, on_gpu=gpu_visible()):
+        print(line, flush=True)
+    for i, run in enumerate(todo):
+        if run.done:  # force: retrain a complete run; an interrupted one resumes instead
+            (run.dir / "metrics.json").unlink()  # first, so a kill mid-delete leaves no "done" run
+            shutil.rmtree(run.dir, ignore_errors=True)
+        print(f"Training {run.experiment} (seed {run.seed}, profile {settings.profile}), run {i + 1} of {len(todo)} "
+              f"-> {_rel(run.dir)}", flush=True)
+        extra = {
+            "data_fingerprint": source.fingerprint,
+            "data_source": dataset.source,
+            "config_hash": config.config_hash(run.cfg),
+            "code_hash": code_hash(),
+            "run_key": run.key,
+        }
+        progress = {"position": f"run {i + 1}/{len(todo)}", "later_seconds": sum(secs[i + 1:])}
+        try:
+            train_run(run.cfg, run.seed, dataset, run.dir, extra=extra, progress=progress)
+        except TrainingInterrupted as stop:
+            raise Interrupted(
+                f"interrupted: {run.experiment} seed {run.seed} stopped after epoch {stop.epochs_done} of {stop.epochs}; "
+                f"run the same command again to resume from epoch {stop.epochs_done + 1}."
+            ) from None
+    return todo
 
 
 # --- results: runs aggregated over seeds -----------------------------------------------

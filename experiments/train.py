@@ -56,23 +56,27 @@ def seed_everything(seed: int) -> None:
 
 def precision_policy(cfg: dict) -> str:
     """The Keras dtype policy of a run: float32 unless the configuration asks for mixed
-    precision, which then follows the hardware (weights stay float32 in every case):
-
-    * a GPU: mixed_float16 (tensor cores);
-    * a CPU with native bfloat16 instructions (AVX512_BF16 or AMX-BF16): mixed_bfloat16,
-      measured by `invoke bench` on a 2-core Zen 4 at 1.65x the float32 throughput of the
-      baseline and 1.45x for the VGG net;
-    * any other CPU: float32, because float16 is emulated there (mixed_float16 trained the
-      baseline 6.6x slower than float32 on the same CPU).
-    """
+    precision, and then whichever of float32 and the mixed policy this machine's
+    calibration (`estimate.calibrate`) measured faster for the run's network. The
+    candidate is mixed_float16 on a GPU (tensor cores) and mixed_bfloat16 on a CPU.
+    CPU flags alone do not decide it: on a 2-core Xeon with AVX512_BF16 (no AMX),
+    mixed_bfloat16 trained at 0.4-0.9x float32's speed, on a 2-core Zen 4 at 1.2-1.7x.
+    Weights stay float32 in every case."""
     if not cfg.get("mixed_precision"):
         return "float32"
-    if _gpu_visible():
-        return "mixed_float16"
-    return "mixed_bfloat16" if _cpu_has_bf16() else "float32"
+    import keras
+
+    from . import estimate
+
+    backend = keras.backend.backend()
+    candidate = "mixed_float16" if gpu_visible() else "mixed_bfloat16"
+    probe = estimate.probe_for(cfg)
+    fast = estimate.calibrate(backend, candidate)[probe]["train_images_per_s"]
+    base = estimate.calibrate(backend, "float32")[probe]["train_images_per_s"]
+    return candidate if fast > base else "float32"
 
 
-def _gpu_visible() -> bool:
+def gpu_visible() -> bool:
     import keras
 
     backend = keras.backend.backend()
@@ -92,14 +96,6 @@ def _gpu_visible() -> bool:
     except Exception:  # no usable device runtime: treat as CPU
         return False
     return False
-
-
-def _cpu_has_bf16() -> bool:
-    try:
-        flags = open("/proc/cpuinfo").read()
-    except OSError:  # not Linux: do not guess
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def prepare_arrays(cfg: dict, data: Dataset) -> tuple[np.ndarray, ...]:
@@ -153,8 +149,13 @@ class _Checkpoint:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def _progress_callback(total_epochs: int, history: list[dict], checkpoint: _Checkpoint, label: str):
+def _progress_callback(total_epochs: int, history: list[dict], checkpoint: _Checkpoint, label: str,
+                       progress: dict | None = None):
     import keras
+
+    from .estimate import human
+
+    progress = progress or {}
 
     class EpochLog(keras.callbacks.Callback):
         """Record each epoch, checkpoint it, and print one progress line with time left."""
@@ -177,23 +178,17 @@ def _progress_callback(total_epochs: int, history: list[dict], checkpoint: _Chec
             done = len(history)
             per_epoch = sum(r["seconds"] for r in history) / done
             left = per_epoch * (total_epochs - done)
+            where = ""
+            if "position" in progress:
+                where = f"  {progress['position']}, build ~{human(left + progress.get('later_seconds', 0.0))} left"
             print(
                 f"  [{label}] epoch {done}/{total_epochs}  loss {row['loss']:.4f}  acc {row['accuracy']:.4f}"
                 f"  test_loss {row['test_loss']:.4f}  test_acc {row['test_accuracy']:.4f}"
-                f"  {row['seconds']:.1f} s  ~{_human(left)} left",
+                f"  {row['seconds']:.1f} s  ~{human(left)} left" + where,
                 flush=True,
             )
 
     return EpochLog()
-
-
-def _human(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    if seconds < 90:
-        return f"{seconds} s"
-    if seconds < 5400:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {(seconds % 3600) // 60:02d} min"
 
 
 def history_csv(history: list[dict]) -> str:
@@ -245,11 +240,15 @@ def _backend_version(backend: str) -> str:
         return "unknown"
 
 
-def train_run(cfg: dict, seed: int, data: Dataset, run_dir: Path, extra: dict | None = None) -> dict:
+def train_run(cfg: dict, seed: int, data: Dataset, run_dir: Path, extra: dict | None = None,
+              callbacks: tuple = (), progress: dict | None = None) -> dict:
     """Train `cfg` with `seed` on `data`, writing history, model and metrics into run_dir.
 
     Resumes from `run_dir/checkpoint` when an earlier attempt was interrupted.
-    Returns the metrics dict (also written to run_dir/metrics.json).
+    `callbacks` are extra Keras callbacks (a benchmark's clock, a test's fault); they run
+    after the epoch has been recorded and checkpointed. `progress` places the run in its
+    build for the progress line: {"position": "run 4/18", "later_seconds": estimate of
+    the runs after this one}. Returns the metrics dict (also written to metrics.json).
     """
     import keras
 
@@ -288,10 +287,11 @@ def train_run(cfg: dict, seed: int, data: Dataset, run_dir: Path, extra: dict | 
                 validation_batch_size=EVAL_BATCH_SIZE,
                 shuffle=True,
                 verbose=verbose,
-                callbacks=[_progress_callback(cfg["epochs"], history, checkpoint, label)],
+                callbacks=[_progress_callback(cfg["epochs"], history, checkpoint, label, progress), *callbacks],
             )
     except KeyboardInterrupt:
-        raise TrainingInterrupted(len(history), cfg["epochs"]) from None
+        state = checkpoint.load()  # what is really saved: Ctrl-C may hit mid-save
+        raise TrainingInterrupted(state["epoch"] if state else 0, cfg["epochs"]) from None
 
     # Final evaluation with augmentation and dropout off (inference mode).
     train_loss, train_acc = model.evaluate(x_tr, y_tr, batch_size=EVAL_BATCH_SIZE, verbose=0)

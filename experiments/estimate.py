@@ -1,0 +1,147 @@
+"""How long each run of a build will take here: a short calibration, cached per machine.
+
+`calibrate()` times a few training steps and one evaluation of each network on random
+arrays (about half a minute on two CPU cores, once per machine, backend and precision
+policy) and caches the rates in `~/.cache/pw09/calibration.json` (`PW09_CACHE` moves it).
+`seconds()` turns a resolved run configuration into an estimate from those rates, and
+`plan_lines()` prints the plan that `invoke all` shows before it trains. Reading the
+cache needs no TensorFlow, so `invoke list` shows the same estimates for free.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from importlib import metadata
+from pathlib import Path
+
+from . import atomic
+
+TRAIN_IMAGES, TEST_IMAGES = 50_000, 10_000  # CIFAR-10's splits; a profile's None means all
+CAL_BATCH, CAL_STEPS, EVAL_IMAGES = 128, 3, 1_000
+# What is timed: each network, and the baseline with the longest augmentation pipeline
+# (augmentation is a noticeable share of the small net's step, not of the VGG net's).
+PROBES = {"baseline": ("baseline", "strong"), "baseline_plain": ("baseline", None), "vgg": ("vgg", None)}
+LONG_CPU_BUILD = 3600.0  # above this, the plan suggests --profile quick or a GPU
+
+
+def cache_file() -> Path:
+    root = os.environ.get("PW09_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pw09"
+    return Path(root) / "calibration.json"
+
+
+def cpu_model() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_key(backend: str, policy: str = "float32") -> str:
+    """What the rates depend on: the CPU, its cores, the backend and its version, the policy."""
+    try:
+        version = metadata.version({"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend, backend))
+    except metadata.PackageNotFoundError:
+        version = "?"
+    return f"{cpu_model()} x{os.cpu_count()} | {backend} {version} | {policy}"
+
+
+def cached(backend: str, policy: str = "float32") -> dict | None:
+    """The cached rates of this machine, or None (never imports a backend)."""
+    try:
+        return json.loads(cache_file().read_text()).get(machine_key(backend, policy))
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _probe(model_name: str, augmentation: str | None, policy: str) -> dict:
+    import keras
+    import numpy as np
+
+    from . import config, models
+
+    keras.mixed_precision.set_global_policy(policy)
+    cfg = config.resolve("vgg" if model_name == "vgg" else "baseline", "smoke")
+    cfg["augmentation_layers"] = config.AUGMENTATIONS[augmentation] if augmentation else []
+    model = models.build_model(cfg, seed=0, steps_per_epoch=CAL_STEPS + 1)
+    rng = np.random.default_rng(0)
+    x = rng.random((CAL_BATCH * (CAL_STEPS + 1), 32, 32, 3), dtype="float32")
+    y = np.eye(10, dtype="float32")[rng.integers(0, 10, len(x))]
+    model.fit(x[:CAL_BATCH], y[:CAL_BATCH], batch_size=CAL_BATCH, epochs=1, verbose=0)  # traces the step
+    t0 = time.perf_counter()
+    model.fit(x[CAL_BATCH:], y[CAL_BATCH:], batch_size=CAL_BATCH, epochs=1, verbose=0)
+    train = CAL_BATCH * CAL_STEPS / (time.perf_counter() - t0)
+    xe = np.resize(x, (EVAL_IMAGES, 32, 32, 3))
+    ye = np.resize(y, (EVAL_IMAGES, 10))
+    model.evaluate(xe[:500], ye[:500], batch_size=500, verbose=0)
+    t0 = time.perf_counter()
+    model.evaluate(xe, ye, batch_size=500, verbose=0)
+    keras.mixed_precision.set_global_policy("float32")
+    return {"train_images_per_s": train, "eval_images_per_s": EVAL_IMAGES / (time.perf_counter() - t0)}
+
+
+def calibrate(backend: str, policy: str = "float32", log=print) -> dict:
+    """Measure (or read back) this machine's training and evaluation rates."""
+    found = cached(backend, policy)
+    if found:
+        return found
+    log(f"Calibrating: a few timed training steps of each network ({policy}), once per machine ...")
+    t0 = time.perf_counter()
+    rates = {name: _probe(model, aug, policy) for name, (model, aug) in PROBES.items()}
+    rates["measured"] = time.strftime("%Y-%m-%d %H:%M")
+    rates["calibration_seconds"] = round(time.perf_counter() - t0, 1)
+    path = cache_file()
+    try:
+        table = json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError):
+        table = {}
+    table[machine_key(backend, policy)] = rates
+    try:
+        atomic.write_json(path, table)
+    except OSError:  # a read-only home: estimate this time, measure again next time
+        pass
+    return rates
+
+
+def probe_for(cfg: dict) -> str:
+    if cfg["model"] == "vgg":
+        return "vgg"
+    return "baseline" if cfg["augmentation"] else "baseline_plain"
+
+
+def seconds(cfg: dict, rates: dict) -> float:
+    """Estimated wall time of one run: its epochs (training plus the per-epoch test
+    evaluation) and the final evaluation of the training and test sets."""
+    r = rates[probe_for(cfg)]
+    n_train = cfg["train_size"] or TRAIN_IMAGES
+    n_test = cfg["test_size"] or TEST_IMAGES
+    per_epoch = n_train / r["train_images_per_s"] + n_test / r["eval_images_per_s"]
+    return cfg["epochs"] * per_epoch + (n_train + n_test) / r["eval_images_per_s"]
+
+
+def human(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 5400:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {(seconds % 3600) // 60:02d} min"
+
+
+def plan_lines(planned: list[tuple[str, int, dict, float]], profile: str, on_gpu: bool) -> list[str]:
+    """The plan printed before training: one line per run, the total, and a hint when a
+    CPU build of the full profile will take more than an hour."""
+    total = sum(s for *_, s in planned)
+    lines = [f"Plan: {len(planned)} run{'s' if len(planned) != 1 else ''} to train, about {human(total)} on this machine"]
+    for i, (name, seed, cfg, secs) in enumerate(planned, 1):
+        images = cfg["train_size"] or TRAIN_IMAGES
+        lines.append(f"  {i:>2}. {name:<11} seed {seed}  {cfg['epochs']:>2} epochs x {images:>6,} images  ~{human(secs)}")
+    if profile == "full" and not on_gpu and total > LONG_CPU_BUILD:
+        lines.append(f"  note: the full profile needs about {human(total)} on this CPU; `--profile quick` takes a "
+                     "fraction of that, and a GPU (README, 'GPUs') takes minutes. Going ahead.")
+    return lines
