@@ -72,17 +72,22 @@ def _probe(model_name: str, augmentation: str | None, policy: str) -> dict:
     rng = np.random.default_rng(0)
     x = rng.random((CAL_BATCH * (CAL_STEPS + 1), 32, 32, 3), dtype="float32")
     y = np.eye(10, dtype="float32")[rng.integers(0, 10, len(x))]
+    t0 = time.perf_counter()
     model.fit(x[:CAL_BATCH], y[:CAL_BATCH], batch_size=CAL_BATCH, epochs=1, verbose=0)  # traces the step
+    startup = time.perf_counter() - t0
     t0 = time.perf_counter()
     model.fit(x[CAL_BATCH:], y[CAL_BATCH:], batch_size=CAL_BATCH, epochs=1, verbose=0)
     train = CAL_BATCH * CAL_STEPS / (time.perf_counter() - t0)
     xe = np.resize(x, (EVAL_IMAGES, 32, 32, 3))
     ye = np.resize(y, (EVAL_IMAGES, 10))
+    t0 = time.perf_counter()
     model.evaluate(xe[:500], ye[:500], batch_size=500, verbose=0)
+    startup += time.perf_counter() - t0
     t0 = time.perf_counter()
     model.evaluate(xe, ye, batch_size=500, verbose=0)
     keras.mixed_precision.set_global_policy("float32")
-    return {"train_images_per_s": train, "eval_images_per_s": EVAL_IMAGES / (time.perf_counter() - t0)}
+    return {"train_images_per_s": train, "eval_images_per_s": EVAL_IMAGES / (time.perf_counter() - t0),
+            "startup_s": startup}
 
 
 def calibrate(backend: str, policy: str = "float32", log=print) -> dict:
@@ -115,13 +120,14 @@ def probe_for(cfg: dict) -> str:
 
 
 def seconds(cfg: dict, rates: dict) -> float:
-    """Estimated wall time of one run: its epochs (training plus the per-epoch test
-    evaluation) and the final evaluation of the training and test sets."""
+    """Estimated wall time of one run: building and tracing the model, its epochs
+    (training plus the per-epoch test evaluation) and the final evaluation."""
     r = rates[probe_for(cfg)]
     n_train = cfg["train_size"] or TRAIN_IMAGES
     n_test = cfg["test_size"] or TEST_IMAGES
     per_epoch = n_train / r["train_images_per_s"] + n_test / r["eval_images_per_s"]
-    return cfg["epochs"] * per_epoch + (n_train + n_test) / r["eval_images_per_s"]
+    final = (n_train + n_test) / r["eval_images_per_s"]
+    return r.get("startup_s", 0.0) + cfg["epochs"] * per_epoch + final
 
 
 def human(seconds: float) -> str:

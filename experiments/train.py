@@ -54,26 +54,26 @@ def seed_everything(seed: int) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def precision_policy(cfg: dict) -> str:
+def precision_policy(cfg: dict, *, on_gpu: bool | None = None, rates=None) -> str:
     """The Keras dtype policy of a run: float32 unless the configuration asks for mixed
     precision, and then whichever of float32 and the mixed policy this machine's
-    calibration (`estimate.calibrate`) measured faster for the run's network. The
-    candidate is mixed_float16 on a GPU (tensor cores) and mixed_bfloat16 on a CPU.
-    CPU flags alone do not decide it: on a 2-core Xeon with AVX512_BF16 (no AMX),
-    mixed_bfloat16 trained at 0.4-0.9x float32's speed, on a 2-core Zen 4 at 1.2-1.7x.
-    Weights stay float32 in every case."""
+    calibration measured faster for the run's network. The candidate is mixed_float16 on
+    a GPU (tensor cores) and mixed_bfloat16 on a CPU. CPU flags alone do not decide it:
+    on a 2-core Xeon with AVX512_BF16 (no AMX), mixed_bfloat16 trained at 0.4-0.9x
+    float32's speed, on a 2-core Zen 4 at 1.2-1.7x. Weights stay float32 in every case.
+    `on_gpu` and `rates` (policy -> calibration) default to this machine's."""
     if not cfg.get("mixed_precision"):
         return "float32"
-    import keras
-
     from . import estimate
 
-    backend = keras.backend.backend()
-    candidate = "mixed_float16" if gpu_visible() else "mixed_bfloat16"
+    if rates is None:
+        import keras
+
+        rates = lambda policy: estimate.calibrate(keras.backend.backend(), policy)  # noqa: E731
+    candidate = "mixed_float16" if (gpu_visible() if on_gpu is None else on_gpu) else "mixed_bfloat16"
     probe = estimate.probe_for(cfg)
-    fast = estimate.calibrate(backend, candidate)[probe]["train_images_per_s"]
-    base = estimate.calibrate(backend, "float32")[probe]["train_images_per_s"]
-    return candidate if fast > base else "float32"
+    faster = rates(candidate)[probe]["train_images_per_s"] > rates("float32")[probe]["train_images_per_s"]
+    return candidate if faster else "float32"
 
 
 def gpu_visible() -> bool:

@@ -1,0 +1,132 @@
+"""Time-to-accuracy plumbing: the Exercise-3 recipe, the plan and its estimates, the quiet terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from experiments import config, console, estimate
+
+ROOT = Path(__file__).resolve().parents[1]
+RATES = {probe: {"train_images_per_s": 100.0, "eval_images_per_s": 1000.0, "startup_s": 5.0}
+         for probe in estimate.PROBES}
+
+
+# --- the recipes ------------------------------------------------------------------------
+
+
+def test_exercise1_keeps_the_assignment_settings_and_exercise3_gets_the_fast_recipe():
+    base = config.resolve("aug_shift", "full")
+    assert (base["optimizer"], base["learning_rate"], base["batch_size"], base["epochs"]) == ("adam", 1e-3, 128, 10)
+    assert (base["schedule"], base["label_smoothing"], base["weight_decay"]) == ("constant", 0.0, 0.0)
+    deep = config.resolve("vgg_aug", "full")
+    assert deep["recipe"] == "fast" and deep["optimizer"] == "adamw" and deep["schedule"] == "warmup_cosine"
+    assert deep["epochs"] <= 15 and deep["label_smoothing"] > 0 and deep["weight_decay"] > 0
+    # the recipe is part of the run key: changing it retrains
+    changed = dict(deep, learning_rate=deep["learning_rate"] / 2)
+    assert config.config_hash(changed) != config.config_hash(deep)
+
+
+def test_warmup_cosine_schedule_rises_to_the_peak_then_decays_to_zero():
+    from experiments import models
+
+    cfg = config.resolve("vgg", "full")
+    steps = 100
+    lr = models.learning_rate(cfg, steps)
+    total = cfg["epochs"] * steps
+    at = lambda step: float(lr(step))  # noqa: E731
+    assert at(0) == pytest.approx(0.0)
+    assert at(steps // 2) == pytest.approx(cfg["learning_rate"] / 2, rel=1e-3)
+    assert at(steps) == pytest.approx(cfg["learning_rate"], rel=1e-3)
+    assert at(steps) > at(total // 2) > at(total - 1) >= 0.0
+    assert at(total) == pytest.approx(0.0, abs=1e-9)
+    assert models.learning_rate(config.resolve("baseline", "full"), steps) == 1e-3  # Exercise 1: constant
+
+
+# --- estimates and the plan ---------------------------------------------------------------
+
+
+def test_estimate_counts_training_per_epoch_evaluation_final_evaluation_and_startup():
+    cfg = config.resolve("vgg", "full")
+    expected = 5.0 + cfg["epochs"] * (50_000 / 100.0 + 10_000 / 1000.0) + 60_000 / 1000.0
+    assert estimate.seconds(cfg, RATES) == pytest.approx(expected)
+    smoke = config.resolve("vgg", "smoke")
+    assert estimate.seconds(smoke, RATES) < estimate.seconds(cfg, RATES) / 50
+
+
+def _planned(profile):
+    return [(name, seed, config.resolve(name, profile), estimate.seconds(config.resolve(name, profile), RATES))
+            for name in config.experiment_names() for seed in config.seeds_for(profile)]
+
+
+def test_plan_lists_every_run_and_the_total_and_warns_about_long_cpu_builds():
+    planned = _planned("full")
+    lines = estimate.plan_lines(planned, "full", on_gpu=False)
+    assert lines[0].startswith(f"Plan: {len(planned)} runs to train, about ")
+    assert len([line for line in lines if "epochs x" in line]) == len(planned) == 18
+    assert estimate.human(sum(s for *_, s in planned)) in lines[0]
+    note = [line for line in lines if "note:" in line]
+    assert len(note) == 1 and "--profile quick" in note[0] and "GPU" in note[0]
+    assert not [line for line in estimate.plan_lines(planned, "full", on_gpu=True) if "note:" in line]
+    assert not [line for line in estimate.plan_lines(_planned("smoke"), "smoke", on_gpu=False) if "note:" in line]
+
+
+def test_calibration_is_read_back_per_machine_without_measuring(tmp_path, monkeypatch):
+    monkeypatch.setenv("PW09_CACHE", str(tmp_path))
+    assert estimate.cached("tensorflow") is None
+    key = estimate.machine_key("tensorflow", "float32")
+    (tmp_path / "calibration.json").write_text(json.dumps({key: RATES}))
+    assert estimate.cached("tensorflow") == RATES
+    assert estimate.calibrate("tensorflow", log=lambda _: pytest.fail("measured again")) == RATES
+    assert estimate.cached("tensorflow", "mixed_bfloat16") is None  # another policy is another entry
+    (tmp_path / "calibration.json").write_text("{garbled")
+    assert estimate.cached("tensorflow") is None
+
+
+def test_invoke_list_shows_the_cached_estimates_without_tensorflow(tmp_path, tiny_archive):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "calibration.json").write_text(json.dumps({estimate.machine_key("tensorflow"): RATES}))
+    env = dict(os.environ, PW09_CACHE=str(cache), PW09_BUILD_DIR=str(tmp_path / "b"),
+               PW09_DIST_DIR=str(tmp_path / "d"), PW09_DATA=str(tiny_archive), KERAS_BACKEND="tensorflow")
+    code = ("import runpy, sys; sys.argv = ['invoke', 'list', '--profile', 'smoke']\n"
+            "try:\n    runpy.run_module('invoke', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "print('TF', 'tensorflow' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "TF False" in proc.stdout
+    smoke = config.resolve("vgg", "smoke")
+    assert estimate.human(estimate.seconds(smoke, RATES)) in proc.stdout
+    assert "still to train: about" in proc.stdout
+
+
+# --- a quiet terminal ------------------------------------------------------------------------
+
+
+NOISY = """
+import os, sys
+from experiments import console
+console.quiet({verbose})
+os.write(2, b"I0000 00:00:1795810449.896617    6816 cudart_stub.cc:31] Could not find cuda drivers\\n")
+os.write(2, b"E0000 00:00:1795810212.504187    3378 cuda_platform.cc:52] failed call to cuInit\\n")
+os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n")
+os.write(2, b"To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the appropriate compiler flags.\\n")
+import warnings; warnings.warn("a warning the user must see")
+print("error: one sentence", file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_backend_chatter_is_filtered_but_warnings_and_errors_pass(verbose):
+    env = {k: v for k, v in os.environ.items() if k != console.VERBOSE_ENV}
+    proc = subprocess.run([sys.executable, "-c", NOISY.format(verbose=verbose)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "a warning the user must see" in proc.stderr and "error: one sentence" in proc.stderr
+    chatter = ("cudart_stub", "cuInit", "absl::InitializeLog", "rebuild TensorFlow")
+    assert all((c in proc.stderr) == verbose for c in chatter), proc.stderr
