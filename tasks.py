@@ -59,7 +59,8 @@ def _settings(profile, data, seeds=None, strict=False, image_index=12, mixed_pre
     from experiments.pipeline import Settings
 
     return Settings(profile=profile, data=data, n_seeds=_int(seeds, "--seeds"), strict=strict,
-                    image_index=_int(image_index, "--image-index"), mixed_precision=mixed_precision)
+                    image_index=12 if image_index is None else _int(image_index, "--image-index"),
+                    mixed_precision=mixed_precision)
 
 
 @task(help={"profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP, "force": "retrain every experiment even if cached",
@@ -96,7 +97,7 @@ def report(c, profile="full", data=None, seeds=None, strict=False):
 @task(help={"experiment": "only this experiment's model (default: the ones the report shows)",
             "layer": "only this layer's figures", "image_index": "training image to feed (default 12)",
             "profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP})
-def visualize(c, experiment=None, layer=None, image_index=12, profile="full", data=None, seeds=None):
+def visualize(c, experiment=None, layer=None, image_index=None, profile="full", data=None, seeds=None):
     """Exercise 2: filters, activation maps and augmentation grids from saved models."""
     with _user_errors():
         from experiments import build
