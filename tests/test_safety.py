@@ -308,7 +308,7 @@ def test_a_symlink_out_of_the_figures_folder_is_refused(tmp_path):
 # =========================================================================================
 
 
-def _official(folder: Path, test_batch: bytes | None = None) -> Path:
+def _official(folder: Path, test_batch: bytes | None = None, meta: bytes | None = None) -> Path:
     rng = np.random.default_rng(0)
     folder.mkdir(parents=True)
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
@@ -316,35 +316,48 @@ def _official(folder: Path, test_batch: bytes | None = None) -> Path:
         (folder / name).write_bytes(pickle.dumps(batch, protocol=4))
     if test_batch is not None:
         (folder / "test_batch").write_bytes(test_batch)
+    if meta is not None:
+        (folder / "batches.meta").write_bytes(meta)
     return folder
 
 
+class ObjectDtype:
+    """An object dtype whose pickled state clears its "holds objects" flag."""
+
+    def __reduce__(self):
+        return np.dtype, ("O8", False, True), (3, "|", None, None, None, -1, -1, 0)
+
+
 class ObjectArray:
-    """Pickles as numpy's own array reduce, but with an object dtype over raw bytes:
-    numpy would read those bytes as pointers."""
+    """numpy's own array reduce over that dtype: the raw bytes become object pointers
+    (0x4141...), and touching an element segfaults an unguarded loader."""
+
+    def __init__(self, n: int):
+        self.n = n
 
     def __reduce__(self):
         reconstruct = np.zeros(1, np.uint8).__reduce__()[0]
-        state = (1, (10, 3072), np.dtype(object), False, b"\x41" * 8 * 30720)
-        return reconstruct, (np.ndarray, (0,), b"b"), state
+        return reconstruct, (np.ndarray, (0,), b"b"), (1, (self.n,), ObjectDtype(), False, b"\x41" * 8 * self.n)
 
 
 LOAD = "import sys; from experiments import data; data.load_cifar10(sys.argv[1], sys.argv[2])"
 
 
-@pytest.mark.parametrize("batch", [
-    {b"data": ObjectArray(), b"labels": list(range(10))},
-    {b"data": np.zeros((10, 3072), np.int64), b"labels": list(range(10))},
-    {b"data": np.zeros((10, 3072), np.uint8), b"labels": [0.5] * 10},
-    {b"data": np.zeros((10, 3072), np.uint8), b"labels": [True] * 10},
-    {"data": np.zeros((10, 3072), np.uint8), "labels": list(range(10))},
+@pytest.mark.parametrize("where, content", [
+    ("batches.meta", {b"label_names": ObjectArray(10)}),
+    ("test_batch", {b"data": ObjectArray(10 * 3072), b"labels": list(range(10))}),
+    ("test_batch", {b"data": np.zeros((10, 3072), np.int64), b"labels": list(range(10))}),
+    ("test_batch", {b"data": np.zeros((10, 3072), np.uint8), b"labels": [0.5] * 10}),
+    ("test_batch", {b"data": np.zeros((10, 3072), np.uint8), b"labels": [True] * 10}),
+    ("test_batch", {"data": np.zeros((10, 3072), np.uint8), "labels": list(range(10))}),
 ])
-def test_the_pickle_loader_accepts_only_what_cifar_batches_hold(tmp_path, batch):
-    folder = _official(tmp_path / "cifar-10-batches-py", pickle.dumps(batch, protocol=4))
+def test_the_pickle_loader_accepts_only_what_cifar_batches_hold(tmp_path, where, content):
+    blob = pickle.dumps(content, protocol=4)
+    folder = _official(tmp_path / "cifar-10-batches-py", **{"test_batch" if where == "test_batch" else "meta": blob})
     proc = subprocess.run([sys.executable, "-c", LOAD, str(folder), str(tmp_path / "cache")], cwd=ROOT,
                           capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 1, (proc.returncode, proc.stderr[-2000:])  # not a segfault (-11)
-    assert "DataError" in proc.stderr and "test_batch" in proc.stderr
+    assert "DataError" in proc.stderr and where in proc.stderr
 
 
 def test_a_genuine_batch_still_loads(tmp_path):
