@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -123,6 +124,16 @@ def build_lock(settings: Settings, create: bool = True):
 
 
 def file_digest(path: Path) -> str:
+    """sha256 of a file; a large one (a model) is hashed once per process for each version
+    of it (inode, size, mtime), small ones every time (an in-place edit may keep all three)."""
+    st = os.stat(path)
+    if st.st_size < 1 << 20:
+        return _digest.__wrapped__(str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    return _digest(str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _digest(path: str, inode: int, size: int, mtime_ns: int) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -199,7 +210,8 @@ class Run:
         if state.exists():
             try:
                 saved = atomic.read_json(state)
-                ok = isinstance(saved, dict) and isinstance(saved.get("history"), list)
+                ok = (isinstance(saved, dict) and isinstance(saved.get("history"), list)
+                      and isinstance(saved.get("model"), str) and Path(saved["model"]).name == saved["model"])
             except (OSError, ValueError):
                 ok = False
             return "partial" if ok else "damaged"
@@ -504,6 +516,8 @@ class Step:
         try:
             stamp = atomic.read_json(self.stamp)
             recorded = stamp["outs"]
+            if isinstance(recorded, list):  # a stamp of an older build, without digests: redo the step
+                return "missing"
             assert isinstance(recorded, dict) and isinstance(stamp["digest"], str)
         except FileNotFoundError:
             return "missing"

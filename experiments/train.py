@@ -134,7 +134,8 @@ class _Checkpoint:
     def load(self):
         try:  # a garbled checkpoint is no checkpoint: training starts again from epoch 1
             state = atomic.read_json(self.state_path)
-            if (self.dir / state["model"]).is_file() and isinstance(state["history"], list):
+            name = state["model"]  # a bare file name: a path read back never leaves the run folder
+            if Path(name).name == name and (self.dir / name).is_file() and isinstance(state["history"], list):
                 return state
         except (OSError, ValueError, KeyError, TypeError):
             pass

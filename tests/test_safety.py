@@ -258,11 +258,15 @@ def test_a_garbled_run_is_damaged_not_cached(tmp_path, file, damage, recorded):
     assert pipeline.publish(s, "baseline", "sha256:x") is None
 
 
-def test_a_garbled_checkpoint_is_damaged_and_a_garbled_result_is_not_current(tmp_path):
+@pytest.mark.parametrize("state", ['{"epoch": 1, "mod', '{"epoch": 1, "model": "../../../../etc/passwd", "history": []}'])
+def test_a_garbled_checkpoint_is_damaged_and_a_garbled_result_is_not_current(tmp_path, state):
+    from experiments.train import _Checkpoint
+
     s = settings(tmp_path / "build")
     (run,) = pipeline.plan_runs(s, "baseline", "sha256:x")
     (run.dir / "checkpoint").mkdir(parents=True)
-    (run.dir / "checkpoint" / "state.json").write_text('{"epoch": 1, "mod')
+    (run.dir / "checkpoint" / "state.json").write_text(state)
+    assert _Checkpoint(run.dir).load() is None  # training starts again, reading nothing elsewhere
     assert pipeline.experiment_status(s, "baseline", "sha256:x") == "damaged (1/1 seeds)"
     (s.results / "vgg").mkdir(parents=True)
     (s.results / "vgg" / "metrics.json").write_text("garbage")
@@ -446,6 +450,12 @@ def test_the_prose_runs_in_a_sandbox(tmp_path, attack, monkeypatch):
     with pytest.raises(ReportError, match="part.md.*unsafe"):
         _render_prose(tmp_path, attack)
     assert not (tmp_path / "PWNED").exists()
+
+
+@pytest.mark.parametrize("attack", ['{% include "../../../../../etc/passwd" %}', '{% include "/etc/passwd" %}'])
+def test_the_prose_cannot_include_files_from_elsewhere(tmp_path, attack):
+    with pytest.raises(ReportError, match="part.md"):
+        _render_prose(tmp_path, attack)
 
 
 def test_raw_html_in_the_prose_is_cut_to_an_allow_list(tmp_path):
