@@ -41,12 +41,32 @@ def _user_errors(verbose=False):
     except KeyboardInterrupt:
         print("interrupted; completed epochs are checkpointed, run the same command again to resume.", file=sys.stderr)
         sys.exit(130)
+    except OSError as exc:  # a full disk anywhere (Keras saving a model, say): one sentence too
+        from experiments.atomic import DISK_FULL, disk_full_error
+
+        if exc.errno not in DISK_FULL:
+            raise
+        print("error: " + str(disk_full_error(exc.filename or "the build folder", exc)), file=sys.stderr)
+        sys.exit(1)
+
+
+def _int(value, option: str):
+    """An integer option as typed (invoke passes strings when the default is None)."""
+    from experiments.errors import ConfigError
+
+    if value is None or isinstance(value, int):
+        return value
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{option} must be a whole number, got {value!r}; pass e.g. {option} 3.") from None
 
 
 def _settings(profile, data, seeds=None, strict=False, image_index=12, mixed_precision=False):
     from experiments.pipeline import Settings
 
-    return Settings(profile=profile, data=data, n_seeds=seeds, strict=strict, image_index=image_index,
+    return Settings(profile=profile, data=data, n_seeds=_int(seeds, "--seeds"), strict=strict,
+                    image_index=12 if image_index is None else _int(image_index, "--image-index"),
                     mixed_precision=mixed_precision)
 
 
@@ -84,12 +104,12 @@ def report(c, profile="full", data=None, seeds=None, strict=False):
 @task(help={"experiment": "only this experiment's model (default: the ones the report shows)",
             "layer": "only this layer's figures", "image_index": "training image to feed (default 12)",
             "profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP})
-def visualize(c, experiment=None, layer=None, image_index=12, profile="full", data=None, seeds=None):
+def visualize(c, experiment=None, layer=None, image_index=None, profile="full", data=None, seeds=None):
     """Exercise 2: filters, activation maps and augmentation grids from saved models."""
     with _user_errors():
         from experiments import build
 
-        manifest = build.run_visualize(_settings(profile, data, seeds, image_index=int(image_index)), experiment, layer)
+        manifest = build.run_visualize(_settings(profile, data, seeds, image_index=image_index), experiment, layer)
         n = sum(len(m["figures"]) for m in manifest["models"].values()) + len(manifest["augmentation"])
         print(f"{n} figures for {', '.join(manifest['models'])}")
 
@@ -109,12 +129,16 @@ def list_(c, profile="full", data=None, seeds=None):
     with _user_errors():
         from experiments import build
 
-        rows = build.status_table(_settings(profile, data, seeds))
+        settings = _settings(profile, data, seeds)
+        rows = build.status_table(settings)
         print(f"{'experiment':<12} {'status':<22} {'epochs':>6} {'images':>7} {'seeds':>5} {'estimate':>12}  description")
         for r in rows:
             print(f"{r['experiment']:<12} {r['status']:<22} {r['epochs']:>6} {r['train_size']:>7} {r['seeds']:>5} "
                   f"{r['estimate']:>12}  {r['title']}")
         print(build.status_footer(rows))
+        for step, state in build.artifact_states(settings).items():
+            shown = {"current": "cached", "damaged": "damaged (`invoke all` rebuilds it)"}.get(state, "missing")
+            print(f"{step:<12} {shown}")
 
 
 @task(help={"all": "also delete trained runs and the decoded-data cache"})
@@ -143,4 +167,4 @@ def bench(c, smoke=False, data=None, build_from=None, profile="smoke", only=None
 
         sections = [s.strip() for s in only.split(",") if s.strip()] if only else None
         benchmark.run_bench(_settings(profile, data), smoke=smoke, build_from=build_from,
-                            sections=sections, out=out, reps=reps)
+                            sections=sections, out=out, reps=_int(reps, "--reps"))

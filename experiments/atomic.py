@@ -7,8 +7,10 @@ temporary file in the same folder, flushed to disk, then renamed into place.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -19,6 +21,14 @@ from .errors import Pw09Error
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+# What `atomic_path` names its temporary files: `.<stem>.tmp-<8 random chars><suffix>`.
+TEMPORARY = re.compile(r"^\..*\.tmp-[a-z0-9_]{8}(\.[^/]*)?$")
+DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+def disk_full_error(path, exc: OSError) -> Pw09Error:
+    return Pw09Error(f"the disk is full while writing {path} ({exc.strerror or exc}); "
+                     "free some space and run the same command again (what was built before is unchanged).")
 
 
 def ensure_dir(folder: Path) -> None:
@@ -57,13 +67,36 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
                 os.fsync(fh.fileno())
             os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual mode
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
-            if tmp_path.is_dir():
+            if tmp_path.is_dir() and not tmp_path.is_symlink():
                 shutil.rmtree(tmp_path)
             else:
                 tmp_path.unlink()
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+            raise disk_full_error(path, exc) from None
         raise
+
+
+def sweep_temporaries(folder: Path, recursive: bool = True) -> list[Path]:
+    """Delete the temporary files (or folders) a killed writer left in `folder`.
+
+    Only names `atomic_path` makes are touched, and symlinked folders are not entered.
+    """
+    swept = []
+    if not Path(folder).is_dir():
+        return swept
+    for top, dirs, files in os.walk(folder) if recursive else [next(os.walk(folder), (folder, [], []))]:
+        for name in [*files, *dirs]:
+            path = Path(top) / name
+            if TEMPORARY.match(name):
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                    dirs.remove(name)
+                else:
+                    path.unlink(missing_ok=True)
+                swept.append(path)
+    return swept
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -13,6 +13,8 @@ skipped when none of that changed.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import platform
 import shutil
 import subprocess
@@ -30,6 +32,8 @@ ZIP_SOURCES = ["tasks.py", "pyproject.toml", "README.md", "experiments/*.py"]  #
 # The only kinds of file the zip may hold, by top folder: no data, weights, caches or VCS.
 ZIP_ALLOWED = {"report": {".html", ".pdf", ".png", ".svg", ".css"},
                "source": {".py", ".md", ".toml", ".j2", ".css", ".html"}}
+# No file of a submission is larger: the report PDF is a few MB, a figure far less.
+ZIP_MAX_FILE_BYTES = 50 * 10**6
 
 
 def _say(msg: str) -> None:
@@ -133,7 +137,7 @@ def make_visuals(settings: Settings, results: dict, source: DataSource,
                 s, config.AUGMENTATIONS[s], sample, out_dir / f"aug-{s}.png", draws=4, seed=0,
                 root=out_dir)
     atomic.write_json(manifest_path, manifest)
-    step.done()
+    step.done(extra_outs=[figure_file(out_dir, r, manifest_path) for r in _collect_figures({}, manifest).values()])
     return manifest
 
 
@@ -169,7 +173,7 @@ def provenance(settings: Settings, results: dict, source: DataSource) -> dict:
     }
 
 
-def _collect_figures(settings: Settings, figures: dict, visuals: dict) -> dict:
+def _collect_figures(figures: dict, visuals: dict) -> dict:
     """All figure records by id, with paths relative to the figures folder."""
     records = dict(figures)
     for exp, vis in visuals.get("models", {}).items():
@@ -180,12 +184,22 @@ def _collect_figures(settings: Settings, figures: dict, visuals: dict) -> dict:
     return records
 
 
+def figure_file(folder: Path, record: dict, manifest) -> Path:
+    """The file a manifest record names, refused unless it lies inside `folder`."""
+    path = pipeline.inside(folder, record.get("path")) if isinstance(record, dict) else None
+    if path is None:
+        raise Pw09Error(f"{manifest} names a figure outside {folder} ({record.get('path') if isinstance(record, dict) else record!r}); "
+                        "it was edited or damaged, so delete it and run `invoke all` to draw the figures again.")
+    return path
+
+
 def make_report(settings: Settings, results: dict, problems: dict, figures: dict, visuals: dict,
                 source: DataSource) -> Path:
     html_path, pdf_path = settings.report / "report.html", settings.report / "report.pdf"
-    records = _collect_figures(settings, figures, visuals)
+    records = _collect_figures(figures, visuals)
     prov = provenance(settings, results, source)
-    figure_files = sorted({settings.figures / r["path"] for r in records.values()})
+    manifests = f"a figure manifest in {settings.figures}"
+    figure_files = sorted({figure_file(settings.figures, r, manifests) for r in records.values()})
     step = Step(
         settings, "report",
         deps=[settings.results / n / "metrics.json" for n in results] + figure_files
@@ -209,16 +223,20 @@ def make_report(settings: Settings, results: dict, problems: dict, figures: dict
         _say(f"  warning: the data contradicts claim {claim.id}: {claim.text}")
     # The report folder is self-contained: the HTML and the figures it shows.
     fig_dir = settings.report / "figures"
-    if fig_dir.exists():
+    if fig_dir.is_symlink():
+        fig_dir.unlink()
+    elif fig_dir.exists():
         shutil.rmtree(fig_dir)
-    for rel in sorted({r["path"] for r in records.values()}):
-        with atomic.atomic_path(fig_dir / rel) as tmp:
-            shutil.copyfile(settings.figures / rel, tmp)
+    copies = []
+    for source_file in figure_files:
+        copies.append(fig_dir / source_file.relative_to(settings.figures))
+        with atomic.atomic_path(copies[-1]) as tmp:
+            shutil.copyfile(source_file, tmp)
     atomic.write_text(html_path, page)
     refused = report.write_pdf(page, settings.report, pdf_path, allowed_root=settings.build)
     for url in refused:
         _say(f"  warning: the report referenced {url}, which was not fetched (outside the build folder)")
-    step.done()
+    step.done(extra_outs=copies)
     _say(f"Report: {pipeline._rel(html_path)}, {pipeline._rel(pdf_path)} ({time.perf_counter() - t0:.1f} s, "
          f"{len(claims.records)} checked claims)")
     return pdf_path
@@ -239,34 +257,77 @@ def zip_allowed(name: str) -> bool:
             and Path(parts[-1]).suffix.lower() in ZIP_ALLOWED[parts[0]])
 
 
-def zip_members(settings: Settings) -> list[tuple[Path, str]]:
+def tracked_files(folder: Path) -> list[Path] | None:
+    """The files git tracks below `folder` (`git ls-files`), or None outside a git checkout."""
+    try:
+        proc = subprocess.run(["git", "ls-files", "-z", "--", "."], cwd=folder, capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if proc.returncode != 0:
+        return None
+    return sorted(Path(folder) / name for name in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if name)
+
+
+def _walk_regular(folder: Path) -> list[Path]:
+    """Every file below `folder`, symlinks included (to be refused), never entering a symlinked folder."""
+    found = []
+    for top, dirs, files in os.walk(folder):
+        found += [Path(top) / f for f in files] + [Path(top) / d for d in dirs if (Path(top) / d).is_symlink()]
+    return sorted(found)
+
+
+def zip_members(settings: Settings, warn=_say) -> list[tuple[Path, str]]:
     """(file on disk, name in the archive) for everything the submission holds.
 
-    Only names that `zip_allowed` accepts: editor backups, temporary files and anything
-    else of an unlisted kind is left out.
+    The sources are the files git tracks (outside git: `ZIP_SOURCES`, templates/ and
+    report_src/); the report part comes only from the build's report folder. Only regular
+    files of a kind `zip_allowed` accepts: a symlink is skipped with a warning, never
+    followed, and a file over `ZIP_MAX_FILE_BYTES` is refused.
     """
-    members = []
-    for path in sorted(settings.report.rglob("*")):
-        if path.is_file():
-            members.append((path, "report/" + path.relative_to(settings.report).as_posix()))
-    for path in sources(*ZIP_SOURCES):
-        members.append((path, "source/" + path.relative_to(ROOT).as_posix()))
-    for folder, name in ((settings.templates, "templates"), (settings.report_src, "report_src")):
-        members += [(path, f"source/{name}/{path.name}") for path in _folder_files(folder)]
-    return [(path, name) for path, name in members if zip_allowed(name)]
+    if settings.report.is_symlink():
+        raise Pw09Error(f"the report folder {settings.report} is a symlink; delete it and run `invoke report` to rebuild it.")
+    members = [(p, "report/" + p.relative_to(settings.report).as_posix()) for p in _walk_regular(settings.report)]
+    tracked = tracked_files(ROOT)
+    own = [settings.templates, settings.report_src]
+    if tracked is None:
+        members += [(p, "source/" + p.relative_to(ROOT).as_posix()) for p in sources(*ZIP_SOURCES)]
+    else:  # the prose and templates come from the folders in use (tests and drafts point elsewhere)
+        skip = [ROOT / "templates", ROOT / "report_src"]
+        members += [(p, "source/" + p.relative_to(ROOT).as_posix()) for p in tracked
+                    if not any(p.is_relative_to(f) for f in skip)]
+    for folder, name in zip(own, ("templates", "report_src")):
+        files = tracked_files(folder) if tracked is not None and folder.is_relative_to(ROOT) else None
+        files = files if files is not None else sorted(folder.glob("*"))
+        members += [(p, f"source/{name}/{p.name}") for p in files if p.parent == folder]
+    kept = []
+    for path, name in members:
+        if not zip_allowed(name):
+            continue
+        if path.is_symlink() or not path.is_file():
+            if path.is_symlink():
+                warn(f"  warning: {path} is a symlink; it is left out of the submission (copy the file there instead)")
+            continue
+        if path.stat().st_size > ZIP_MAX_FILE_BYTES:
+            raise Pw09Error(f"{path} is {path.stat().st_size / 1e6:.0f} MB, more than the "
+                            f"{ZIP_MAX_FILE_BYTES // 10**6} MB a submission file may be; shrink it or remove it.")
+        kept.append((path, name))
+    return kept
 
 
 def make_zip(settings: Settings) -> Path:
     out = settings.dist / ZIP_NAME
     if not (settings.report / "report.pdf").exists():
         raise Pw09Error(f"there is no report to zip in {settings.report}; run `invoke report` (or `invoke all`) first.")
-    if not (settings.stamps / "report.json").exists():
-        raise Pw09Error(f"the report in {settings.report} is unfinished (its last rendering stopped); "
-                        "run `invoke report` (or `invoke all`) first.")
+    report_step = Step(settings, "report", deps=[], params={}, outs=[settings.report / "report.pdf"])
+    if report_step.state() != "current":
+        raise Pw09Error(f"the report in {settings.report} is unfinished or damaged (its last rendering stopped, or "
+                        "a file changed since); run `invoke report` (or `invoke all`) first.")
     members = zip_members(settings)
     step = Step(settings, "zip", deps=[p for p, _ in members], params={"names": [n for _, n in members]}, outs=[out])
     if not step.needed():
         return out
+    if out.is_symlink():
+        raise Pw09Error(f"{out} is a symlink; remove it (the build writes the zip there itself) and run again.")
     with atomic.atomic_path(out) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             for path, name in members:
@@ -379,14 +440,38 @@ def status_footer(rows: list[dict]) -> str:
     return f"still to train: about {human(sum(r['seconds'] or 0 for r in rows))} on this machine."
 
 
-def clean(settings: Settings, everything: bool = False) -> list[Path]:
-    """Remove generated outputs; trained runs and the data cache stay unless `everything`."""
-    targets = [settings.results, settings.figures, settings.report, settings.stamps, settings.dist]
-    if everything:
-        targets += [settings.runs, settings.data_cache]
+def artifact_states(settings: Settings) -> dict[str, str]:
+    """What each finished step's outputs look like now: current, damaged or missing.
+
+    Reads only the stamps and the outputs they record (never decodes data or trains).
+    """
+    names = ["figures", "visuals", "report", "zip"]
+    return {name: Step(settings, name, deps=[], params={}, outs=[]).state() for name in names}
+
+
+BUILT_FOLDERS = ("results", "figures", "report", ".stamps")  # + "runs", "data" with everything
+
+
+def clean(settings: Settings, everything: bool = False, warn=_say) -> list[Path]:
+    """Remove what the build wrote: known folders inside the build folder and the zip in
+    the dist folder (trained runs and the data cache stay unless `everything`).
+
+    A build folder without the build's `.lock` file was never used by a build and is not
+    touched; nothing is followed through a symlink; a running build's lock is waited on.
+    """
     removed = []
-    for t in targets:
-        if t.exists():
-            shutil.rmtree(t)
-            removed.append(t)
+    marker = settings.build / ".lock"
+    names = BUILT_FOLDERS + (("runs", "data") if everything else ())
+    built = marker.is_file() and not marker.is_symlink()
+    with pipeline.build_lock(settings, create=False) if built else contextlib.nullcontext():
+        targets = [settings.build / n for n in names] if built else []
+        for t in targets + [settings.dist / ZIP_NAME]:
+            if t.is_symlink():
+                warn(f"  warning: {t} is a symlink, not something the build wrote; left alone")
+            elif t.is_dir() and t != settings.dist / ZIP_NAME:
+                shutil.rmtree(t)
+                removed.append(t)
+            elif t.is_file() and t == settings.dist / ZIP_NAME:
+                t.unlink()
+                removed.append(t)
     return removed

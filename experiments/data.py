@@ -62,14 +62,10 @@ TEST_BATCH = "test_batch"
 META_FILE = "batches.meta"
 OFFICIAL_FILES = frozenset((*TRAIN_BATCHES, TEST_BATCH, META_FILE))
 
-# The only globals a CIFAR-10 batch pickle references (numpy < 2 and >= 2 spellings);
-# refusing everything else keeps a tampered batch file from running code.
-_BATCH_PICKLE_GLOBALS = frozenset({
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-})
+# Largest file an archive member or folder entry may be: a batch is ~31 MB, a 32x32
+# image a few kB. Anything bigger is refused before it is read.
+MAX_BATCH_BYTES = 64 * 2**20
+MAX_IMAGE_BYTES = 256 * 2**10
 
 # --- the image-folder layout --------------------------------------------------------
 SPLITS = ("train", "test")
@@ -326,7 +322,7 @@ def _folder_files(folder: Path) -> _FolderFiles:
     def walk(path: str, prefix: str) -> None:
         with os.scandir(path) as entries:
             for entry in entries:
-                if entry.is_dir():
+                if entry.is_dir(follow_symlinks=False):
                     walk(entry.path, f"{prefix}{entry.name}/")
                 elif entry.is_file():
                     files.append((prefix + entry.name, entry.path, entry.stat()))
@@ -371,9 +367,19 @@ def _read_cache(cache_file: Path) -> Arrays | None:
     """The cached arrays, or None when absent or unreadable (then they are rebuilt)."""
     try:
         with np.load(cache_file, allow_pickle=False) as npz:
-            return tuple(npz[name] for name in ARRAY_NAMES)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            arrays = tuple(npz[name] for name in ARRAY_NAMES)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
+    return arrays if _valid_arrays(arrays) else None
+
+
+def _valid_arrays(arrays) -> bool:
+    """CIFAR-10 shaped: uint8 (N, 32, 32, 3) images, int64 labels 0..9, one per image."""
+    for x, y in (arrays[:2], arrays[2:]):
+        if not (x.dtype == np.uint8 and x.ndim == 4 and x.shape[1:] == (32, 32, 3) and len(x) > 0
+                and y.dtype == np.int64 and y.shape == (len(x),) and 0 <= y.min() and y.max() < len(CLASS_NAMES)):
+            return False
+    return True
 
 
 # =====================================================================================
@@ -393,16 +399,40 @@ _Blobs = dict[str, tuple[str, bytes]]
 
 
 def _load_official_folder(folder: Path) -> Arrays:
-    blobs = {p.name: (str(p), p.read_bytes()) for p in (folder / name for name in OFFICIAL_FILES) if p.is_file()}
+    blobs = {p.name: (str(p), _read_capped(p, MAX_BATCH_BYTES))
+             for p in (folder / name for name in OFFICIAL_FILES) if p.is_file()}
     return _official_arrays(blobs, str(folder))
 
 
+def _read_capped(path: Path, cap: int) -> bytes:
+    _check_size(path.stat().st_size, cap, str(path))
+    return path.read_bytes()
+
+
+def _check_size(size: int, cap: int, where: str) -> None:
+    """Refuse a file (or archive member) larger than any CIFAR-10 file, before reading it."""
+    if size > cap:
+        raise DataError(f"{where} is {size:,} bytes, more than the {cap:,} a CIFAR-10 file can be; "
+                        f"it is not part of a CIFAR-10 copy, so remove it or use another copy.")
+
+
+def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo, cap: int, where: str, seen: set) -> bytes:
+    """One archive member's bytes: a duplicate or oversized member is refused unread."""
+    if where in seen:
+        raise DataError(f"{where} appears twice in the archive; a CIFAR-10 copy holds each file once, "
+                        f"so repack it without duplicates.")
+    seen.add(where)
+    _check_size(member.size, cap, where)
+    return tar.extractfile(member).read()
+
+
 def _load_official_archive(path: Path) -> Arrays:
-    blobs = {}
+    blobs, seen = {}, set()
     with _open_archive(path) as tar:
         for member in tar:
             if _official_member(member):
-                blobs[_basename(member)] = (f"{path}:{member.name}", tar.extractfile(member).read())
+                name = _basename(member)
+                blobs[name] = (f"{path}:{member.name}", _read_member(tar, member, MAX_BATCH_BYTES, f"{path}:{name}", seen))
         _read_to_end(tar)
     return _official_arrays(blobs, str(path))
 
@@ -418,7 +448,9 @@ def _official_arrays(blobs: _Blobs, where: str) -> Arrays:
     if META_FILE in blobs:
         meta_where, meta_blob = blobs[META_FILE]
         meta = _unpickle(meta_blob, meta_where)
-        label_names = tuple(n.decode() if isinstance(n, bytes) else n for n in meta.get(b"label_names", ()))
+        names = meta.get(b"label_names", ())
+        label_names = tuple(n.decode("utf-8", "replace") if isinstance(n, bytes) else n
+                            for n in (names if isinstance(names, list) else ()))
         if label_names != CLASS_NAMES:
             raise DataError(
                 f"{meta_where} names the classes {label_names}, not CIFAR-10's; "
@@ -434,7 +466,9 @@ def _official_arrays(blobs: _Blobs, where: str) -> Arrays:
 def _read_batch(where: str, blob: bytes) -> tuple[np.ndarray, np.ndarray]:
     """One batch dict -> images (N, 32, 32, 3) uint8 and labels (N,) int64."""
     batch = _unpickle(blob, where)
-    data, labels = batch.get(b"data"), batch.get(b"labels")
+    data, labels = _as_uint8(batch.get(b"data")), batch.get(b"labels")
+    if isinstance(labels, list) and not all(type(v) is int for v in labels):
+        labels = None
     if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
             and data.shape[1] == 32 * 32 * 3 and isinstance(labels, list) and len(labels) == len(data)):
         raise DataError(
@@ -452,11 +486,45 @@ def _read_batch(where: str, blob: bytes) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
+class _ArrayRecipe:
+    """What a pickled ndarray or dtype says about itself, kept as inert data.
+
+    The unpickler hands these out instead of numpy's own constructors, so nothing numpy
+    builds ever sees the pickle's bytes: `_as_uint8` makes the array itself, and only a
+    uint8 one (an object dtype, say, is refused instead of dereferencing the bytes).
+    """
+
+    def __init__(self, *args):
+        self.args, self.state = args, None
+
+    def __setstate__(self, state):
+        self.state = state
+
+
 class _BatchUnpickler(pickle.Unpickler):
+    # The only globals a CIFAR-10 batch pickle references (numpy < 2 and >= 2 spellings).
+    GLOBALS = {("numpy", "ndarray"): _ArrayRecipe, ("numpy", "dtype"): _ArrayRecipe,
+               ("numpy.core.multiarray", "_reconstruct"): _ArrayRecipe,
+               ("numpy._core.multiarray", "_reconstruct"): _ArrayRecipe}
+
     def find_class(self, module: str, name: str):
-        if (module, name) in _BATCH_PICKLE_GLOBALS:
-            return super().find_class(module, name)
+        if (module, name) in self.GLOBALS:
+            return self.GLOBALS[module, name]
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+def _as_uint8(recipe) -> np.ndarray | None:
+    """The uint8 array a pickled ndarray recipe describes, or None for anything else."""
+    try:
+        _, shape, dtype, fortran, raw = recipe.state
+        code = dtype.args[0]
+        code = code.decode() if isinstance(code, bytes) else code
+        shape = tuple(int(n) for n in shape)
+        if code not in ("u1", "uint8") or fortran or not isinstance(raw, bytes) or len(raw) != int(np.prod(shape)):
+            return None
+        return np.frombuffer(raw, dtype=np.uint8).reshape(shape).copy()
+    except (AttributeError, TypeError, ValueError, IndexError):
+        return None
 
 
 def _unpickle(blob: bytes, where: str) -> dict:
@@ -467,8 +535,8 @@ def _unpickle(blob: bytes, where: str) -> dict:
             f"{where} cannot be unpickled ({type(exc).__name__}: {exc}); "
             f"copy or extract cifar-10-python.tar.gz again."
         ) from None
-    if not isinstance(batch, dict):
-        raise DataError(f"{where} holds a {type(batch).__name__}, not a CIFAR-10 batch dict; "
+    if not isinstance(batch, dict) or not all(isinstance(k, bytes) for k in batch):
+        raise DataError(f"{where} holds a {type(batch).__name__}, not a CIFAR-10 batch dict with bytes keys; "
                         f"copy or extract cifar-10-python.tar.gz again.")
     return batch
 
@@ -500,6 +568,10 @@ def _load_image_folder(root: Path) -> Arrays:
     images: _Images = {}
     for split in SPLITS:
         split_dir = root / split
+        for folder in [split_dir, *(split_dir / name for name in CLASS_NAMES)]:
+            if folder.is_symlink():
+                raise DataError(f"{folder} is a symlink to a folder; folder walks do not follow them, "
+                                f"so copy the images there instead.")
         if not split_dir.is_dir():
             raise DataError(f"the image folder {root} has no {split}/ subfolder; it needs train/<class>/ "
                             f"and test/<class>/ subfolders for the classes {', '.join(CLASS_NAMES)}.")
@@ -509,7 +581,7 @@ def _load_image_folder(root: Path) -> Arrays:
         for name in CLASS_NAMES:
             class_dir = split_dir / name
             files = class_dir.iterdir() if class_dir.is_dir() else []
-            images[split, name] = [(f.name, _decode_image(f.read_bytes(), str(f)))
+            images[split, name] = [(f.name, _decode_image(_read_capped(f, MAX_IMAGE_BYTES), str(f)))
                                    for f in files if f.is_file() and _is_image_name(f.name)]
     return _assemble_images(images, str(root))
 
@@ -517,7 +589,7 @@ def _load_image_folder(root: Path) -> Arrays:
 def _load_image_archive(path: Path) -> Arrays:
     """One streaming pass: each member is read and decoded as the tar goes by."""
     images: _Images = {(split, name): [] for split in SPLITS for name in CLASS_NAMES}
-    top_folders = set()
+    top_folders, seen = set(), set()
     with _open_archive(path) as tar:
         for member in tar:
             found = _image_member(member)
@@ -531,7 +603,7 @@ def _load_image_archive(path: Path) -> Arrays:
             if len(top_folders) > 1:
                 raise DataError(f"the archive {path} holds image trees under several top folders "
                                 f"({', '.join(sorted(top_folders)) or '.'}); pack a single train/ + test/ tree.")
-            data = tar.extractfile(member).read()
+            data = _read_member(tar, member, MAX_IMAGE_BYTES, f"{path}:{split}/{name}/{_basename(member)}", seen)
             images[split, name].append((_basename(member), _decode_image(data, where)))
         _read_to_end(tar)
     return _assemble_images(images, str(path))

@@ -13,13 +13,16 @@ import it lazily, only when something actually has to be computed.
 from __future__ import annotations
 
 import contextlib
+import csv
 import fcntl
+import functools
 import hashlib
 import json
 import os
 import shutil
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from . import atomic, config
@@ -39,14 +42,14 @@ class Settings:
     profile: str = config.DEFAULT_PROFILE
     data: str | None = None
     n_seeds: int | None = None
-    build: Path = field(default_factory=lambda: Path(os.environ.get("PW09_BUILD_DIR", ROOT / "build")))
-    dist: Path = field(default_factory=lambda: Path(os.environ.get("PW09_DIST_DIR", ROOT / "dist")))
+    build: Path = field(default_factory=lambda: env_path("PW09_BUILD_DIR", ROOT / "build"))
+    dist: Path = field(default_factory=lambda: env_path("PW09_DIST_DIR", ROOT / "dist"))
     strict: bool = False
     image_index: int = 12
     mixed_precision: bool = False
     # The report's HTML templates and prose; other folders only for tests and drafts.
-    templates: Path = field(default_factory=lambda: Path(os.environ.get("PW09_TEMPLATES", ROOT / "templates")))
-    report_src: Path = field(default_factory=lambda: Path(os.environ.get("PW09_REPORT_SRC", ROOT / "report_src")))
+    templates: Path = field(default_factory=lambda: env_path("PW09_TEMPLATES", ROOT / "templates"))
+    report_src: Path = field(default_factory=lambda: env_path("PW09_REPORT_SRC", ROOT / "report_src"))
 
     def __post_init__(self):
         config.check_profile(self.profile)
@@ -54,6 +57,8 @@ class Settings:
         self.dist = Path(self.dist).resolve()
         self.templates = Path(self.templates).resolve()
         self.report_src = Path(self.report_src).resolve()
+        check_output_folder(self.build, "build folder (PW09_BUILD_DIR)")
+        check_output_folder(self.dist, "dist folder (PW09_DIST_DIR)")
         self.seeds = config.seeds_for(self.profile, self.n_seeds)
         self.overrides = {"mixed_precision": True} if self.mixed_precision else {}
         if self.image_index < 0:
@@ -68,14 +73,30 @@ class Settings:
     stamps = property(lambda self: self.build / ".stamps")
 
 
+def env_path(name: str, default: Path) -> Path:
+    """A folder from the environment; an empty variable counts as unset (never the cwd)."""
+    return Path(os.environ.get(name, "").strip() or default)
+
+
+def check_output_folder(folder: Path, what: str) -> None:
+    """Refuse `/`, the home folder, the checkout and its ancestors as an output folder."""
+    home = Path.home().resolve()
+    if folder == Path(folder.anchor) or folder == home or ROOT.is_relative_to(folder):
+        raise config.ConfigError(
+            f"the {what} {folder} is the file-system root, the home folder or the project checkout (or holds it); "
+            "point it at a folder of its own, e.g. build/ or dist/ inside the checkout.")
+
+
 @contextlib.contextmanager
-def build_lock(settings: Settings):
+def build_lock(settings: Settings, create: bool = True):
     """One build at a time per build folder: a second one is refused, not interleaved.
 
-    Also checks, before anything runs, that the build and dist folders can be written.
+    Also checks, before anything runs, that the build and dist folders can be written,
+    and sweeps the `.tmp-*` files a killed build left behind.
     """
-    atomic.ensure_dir(settings.build)
-    atomic.ensure_dir(settings.dist)
+    if create:
+        atomic.ensure_dir(settings.build)
+        atomic.ensure_dir(settings.dist)
     try:
         fh = open(settings.build / ".lock", "w")
     except OSError as exc:
@@ -91,6 +112,8 @@ def build_lock(settings: Settings):
             f"another build is already running in {settings.build}; wait for it to finish or stop it first."
         ) from None
     try:
+        atomic.sweep_temporaries(settings.build)
+        atomic.sweep_temporaries(settings.dist, recursive=False)
         yield
     finally:
         fcntl.flock(fh, fcntl.LOCK_UN)
@@ -101,6 +124,16 @@ def build_lock(settings: Settings):
 
 
 def file_digest(path: Path) -> str:
+    """sha256 of a file; a large one (a model) is hashed once per process for each version
+    of it (inode, size, mtime), small ones every time (an in-place edit may keep all three)."""
+    st = os.stat(path)
+    if st.st_size < 1 << 20:
+        return _digest.__wrapped__(str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    return _digest(str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _digest(path: str, inode: int, size: int, mtime_ns: int) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -158,11 +191,62 @@ class Run:
 
     @property
     def done(self) -> bool:
-        return (self.dir / "metrics.json").exists()
+        return self.state == "done"
+
+    @property
+    def damaged(self) -> bool:
+        return self.state == "damaged"
 
     @property
     def partial(self) -> bool:
-        return not self.done and (self.dir / "checkpoint" / "state.json").exists()
+        return self.state == "partial"
+
+    @cached_property
+    def state(self) -> str:
+        """done / damaged (a file garbled or changed since training) / partial / none."""
+        if (self.dir / "metrics.json").exists() or (self.dir / RUN_DIGESTS).exists():
+            return "done" if run_intact(self.dir) else "damaged"
+        state = self.dir / "checkpoint" / "state.json"
+        if state.exists():
+            try:
+                saved = atomic.read_json(state)
+                ok = (isinstance(saved, dict) and isinstance(saved.get("history"), list)
+                      and isinstance(saved.get("model"), str) and Path(saved["model"]).name == saved["model"])
+            except (OSError, ValueError):
+                ok = False
+            return "partial" if ok else "damaged"
+        return "none"
+
+
+# A finished run's files; `.digests.json` records what they were when training wrote them.
+RUN_FILES = ("metrics.json", "history.csv", "model.keras")
+RUN_DIGESTS = ".digests.json"
+
+
+def record_run(run_dir: Path) -> None:
+    atomic.write_json(run_dir / RUN_DIGESTS, {name: file_digest(run_dir / name) for name in RUN_FILES})
+
+
+def run_intact(run_dir: Path) -> bool:
+    """The run's files are those training wrote (by digest) or, for a run trained before
+    digests were recorded, at least complete and readable."""
+    try:
+        recorded = atomic.read_json(run_dir / RUN_DIGESTS)
+    except FileNotFoundError:
+        recorded = None
+    except (OSError, ValueError):
+        return False
+    try:
+        if recorded is not None:
+            return isinstance(recorded, dict) and all(
+                file_digest(run_dir / name) == recorded.get(name) for name in RUN_FILES)
+        metrics = atomic.read_json(run_dir / "metrics.json")
+        history = read_history(run_dir / "history.csv")
+        return (isinstance(metrics, dict) and all(isinstance(metrics.get(m), (int, float)) for m in METRICS)
+                and bool(history) and all(set(CURVES) <= set(row) for row in history)
+                and (run_dir / "model.keras").stat().st_size > 0)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return False
 
 
 def keras_backend() -> str:
@@ -192,8 +276,10 @@ def plan_runs(settings: Settings, name: str, fingerprint: str) -> list[Run]:
 
 
 def experiment_status(settings: Settings, name: str, fingerprint: str) -> str:
-    """cached / partial (some seeds done or a run interrupted) / stale / missing."""
+    """cached / damaged / partial (some seeds done or a run interrupted) / stale / missing."""
     runs = plan_runs(settings, name, fingerprint)
+    if any(r.damaged for r in runs):
+        return f"damaged ({sum(r.damaged for r in runs)}/{len(runs)} seeds)"
     done = sum(r.done for r in runs)
     if done == len(runs):
         return "cached"
@@ -239,9 +325,10 @@ def train_runs(settings: Settings, names: list[str], source: DataSource, force: 
     for line in estimate.plan_lines(planned, settings.profile, on_gpu=gpu_visible()):
         print(line, flush=True)
     for i, run in enumerate(todo):
-        if run.done:  # force: retrain a complete run; an interrupted one resumes instead
-            (run.dir / "metrics.json").unlink()  # first, so a kill mid-delete leaves no "done" run
-            shutil.rmtree(run.dir, ignore_errors=True)
+        if run.done or run.damaged:  # retrain a complete or damaged run; an interrupted one resumes
+            if run.damaged:
+                print(f"{run.experiment} seed {run.seed}: {_rel(run.dir)} is damaged; training it again", flush=True)
+            discard_run(run.dir)
         print(f"Training {run.experiment} (seed {run.seed}, profile {settings.profile}), run {i + 1} of {len(todo)} "
               f"-> {_rel(run.dir)}", flush=True)
         extra = {
@@ -254,12 +341,23 @@ def train_runs(settings: Settings, names: list[str], source: DataSource, force: 
         progress = {"position": f"run {i + 1}/{len(todo)}", "later_seconds": sum(secs[i + 1:])}
         try:
             train_run(run.cfg, run.seed, dataset, run.dir, extra=extra, progress=progress)
+            record_run(run.dir)
         except TrainingInterrupted as stop:
             raise Interrupted(
                 f"interrupted: {run.experiment} seed {run.seed} stopped after epoch {stop.epochs_done} of {stop.epochs}; "
                 f"run the same command again to resume from epoch {stop.epochs_done + 1}."
             ) from None
     return todo
+
+
+def discard_run(run_dir: Path) -> None:
+    """Delete one run folder of the build, never what a symlink points to."""
+    if run_dir.is_symlink():
+        run_dir.unlink()
+        return
+    (run_dir / "metrics.json").unlink(missing_ok=True)  # first, so a kill mid-delete leaves no "done" run
+    (run_dir / RUN_DIGESTS).unlink(missing_ok=True)
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 # --- results: runs aggregated over seeds -----------------------------------------------
@@ -269,8 +367,6 @@ CURVES = ("loss", "accuracy", "test_loss", "test_accuracy")
 
 
 def read_history(path: Path) -> list[dict]:
-    import csv
-
     with open(path, newline="") as fh:
         return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in csv.DictReader(fh)]
 
@@ -337,15 +433,19 @@ def publish(settings: Settings, name: str, fingerprint: str) -> dict | None:
         return None
     out = settings.results / name
     current = out / "metrics.json"
-    digests = [file_digest(r.dir / "metrics.json")[:16] for r in runs]
-    if current.exists():
-        old = atomic.read_json(current)
-        if old.get("run_digests") == digests and (out / "model.keras").exists():
-            return old
-    runs_metrics = [atomic.read_json(r.dir / "metrics.json") for r in runs]
-    histories = [read_history(r.dir / "history.csv") for r in runs]
+    step = Step(settings, f"results-{name}", deps=[r.dir / f for r in runs for f in RUN_FILES],
+                params={"runs": [r.key for r in runs]},
+                outs=[out / "history.csv", out / "history_seeds.csv", out / "model.keras", current])
+    if not step.needed():
+        return atomic.read_json(current)
+    try:
+        runs_metrics = [atomic.read_json(r.dir / "metrics.json") for r in runs]
+        histories = [read_history(r.dir / "history.csv") for r in runs]
+    except (OSError, ValueError) as exc:
+        raise Pw09Error(f"cannot read {getattr(exc, 'filename', None) or 'a run of ' + name} "
+                        f"({getattr(exc, 'strerror', None) or exc}); fix its permissions or run "
+                        f"`invoke experiment --name {name}` to train it again.") from None
     metrics, mean_history = aggregate(runs_metrics, histories, runs[0].cfg)
-    metrics["run_digests"] = digests
     metrics["history"] = {c: [row[c] for row in mean_history] for c in ("epoch", *CURVES)}
     metrics["history_std"] = {c: [row[f"{c}_std"] for row in mean_history] for c in CURVES}
 
@@ -361,6 +461,7 @@ def publish(settings: Settings, name: str, fingerprint: str) -> dict | None:
     with atomic.atomic_path(out / "model.keras") as tmp:
         shutil.copyfile(runs[0].dir / "model.keras", tmp)
     atomic.write_json(current, metrics)  # last: the folder is consistent once this lands
+    step.done()
     return metrics
 
 
@@ -377,7 +478,12 @@ def current_results(settings: Settings, fingerprint: str) -> tuple[dict, dict]:
         if not path.exists():
             problems[name] = "missing"
             continue
-        metrics = atomic.read_json(path)
+        try:
+            metrics = atomic.read_json(path)
+            assert isinstance(metrics, dict)
+        except (OSError, ValueError, AssertionError):
+            problems[name] = f"damaged ({_rel(path)} is unreadable; `invoke all` rebuilds it from its runs)"
+            continue
         expected = [r.key for r in plan_runs(settings, name, fingerprint)]
         if metrics.get("runs") == expected:
             results[name] = metrics
@@ -396,7 +502,12 @@ def current_results(settings: Settings, fingerprint: str) -> tuple[dict, dict]:
 
 
 class Step:
-    """A build step with declared inputs and outputs, rerun only when they change."""
+    """A build step with declared inputs and outputs, rerun only when they change.
+
+    Its stamp records the digest of the inputs and the digest each output was written
+    with, by path relative to the build folder (a copied build folder keeps its stamps):
+    an output that is missing, truncated or edited since makes the step rerun.
+    """
 
     def __init__(self, settings: Settings, name: str, deps: list[Path], params: dict, outs: list[Path]):
         self.settings, self.name, self.deps, self.params, self.outs = settings, name, deps, params, outs
@@ -405,16 +516,60 @@ class Step:
     def digest(self) -> str:
         h = hashlib.sha256(json.dumps(self.params, sort_keys=True, default=str).encode())
         for dep in sorted(set(self.deps)):
-            h.update(str(dep).encode() + b"\0" + file_digest(dep).encode())
+            h.update(self.label(dep).encode() + b"\0" + file_digest(dep).encode())
         return h.hexdigest()
 
+    def label(self, path: Path) -> str:
+        """A path as the stamp records it: relative to the build (or dist) folder or the checkout."""
+        for base, tag in ((self.settings.build, ""), (self.settings.dist, "dist:"), (ROOT, "root:")):
+            if Path(path).is_relative_to(base):
+                return tag + Path(path).relative_to(base).as_posix()
+        return str(path)
+
+    def path(self, label: str) -> Path | None:
+        """The file a recorded label names, or None if it would lie outside the build's folders."""
+        for base, tag in ((self.settings.dist, "dist:"), (ROOT, "root:"), (self.settings.build, "")):
+            if label.startswith(tag):
+                return inside(base, label[len(tag):])
+        return None
+
+    def state(self) -> str:
+        """"current", "missing" (never finished) or "damaged" (an output changed since)."""
+        try:
+            stamp = atomic.read_json(self.stamp)
+            recorded = stamp["outs"]
+            if isinstance(recorded, list):  # a stamp of an older build, without digests: redo the step
+                return "missing"
+            assert isinstance(recorded, dict) and isinstance(stamp["digest"], str)
+        except FileNotFoundError:
+            return "missing"
+        except (OSError, ValueError, KeyError, TypeError, AssertionError):
+            return "damaged"
+        for label, digest in recorded.items():
+            path = self.path(label)
+            if path is None or not path.is_file() or file_digest(path) != digest:
+                return "damaged"
+        if not all(self.label(p) in recorded for p in self.outs):
+            return "missing"
+        return "current"
+
     def needed(self) -> bool:
-        if not self.stamp.exists() or not all(p.exists() for p in self.outs):
+        if self.state() != "current":
             return True
         return atomic.read_json(self.stamp).get("digest") != self.digest()
 
-    def done(self) -> None:
-        atomic.write_json(self.stamp, {"digest": self.digest(), "outs": [str(p) for p in self.outs]})
+    def done(self, extra_outs: list[Path] = ()) -> None:
+        outs = {self.label(p): file_digest(p) for p in [*self.outs, *extra_outs]}
+        atomic.write_json(self.stamp, {"digest": self.digest(), "outs": outs})
+
+
+def inside(folder: Path, relative: str) -> Path | None:
+    """`folder / relative` if that stays inside `folder` (no `..`, no absolute path,
+    no symlink out), else None: how every path read back from an artifact is resolved."""
+    if not isinstance(relative, str) or not relative or "\0" in relative:
+        return None
+    path = (Path(folder) / relative).resolve()
+    return path if path.is_relative_to(Path(folder).resolve()) and path != Path(folder).resolve() else None
 
 
 def sources(*patterns: str) -> list[Path]:

@@ -11,7 +11,8 @@ Question headings are Markdown `###` headings that start with the question's id
 table of contents.
 
 Rendering is strict: an undefined name fails the build with the file and line, and
-WeasyPrint may read nothing but files inside the build folder.
+WeasyPrint may read nothing but files inside the build folder. The prose cannot run
+code: Jinja2 runs sandboxed, and raw HTML is cut to an allow-list (`html_guard`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .claims import ClaimBook, num, pct, pts
 from .config import EXPERIMENTS, PROFILES
 from .data import CLASS_NAMES
 from .errors import ReportError
+from .html_guard import clean_html
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -401,8 +403,10 @@ def _join_and(items) -> str:
 
 def jinja_env(templates_dir: Path = TEMPLATES, prose_dir: Path = PROSE):
     import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
 
-    env = jinja2.Environment(
+    # Sandboxed: a grader may build a student's submission, and the prose must not run code.
+    env = SandboxedEnvironment(
         loader=jinja2.FileSystemLoader([str(templates_dir), str(prose_dir)]),
         undefined=jinja2.StrictUndefined,
         # Values are escaped in the prose too (a data path may hold "<"); Markdown, not raw
@@ -465,7 +469,7 @@ def render_markdown(env, name: str, context: dict, numbering: Numbering) -> str:
             raise
         raise _template_error(exc, name) from None
     converted = markdown.markdown(text, extensions=["tables", "attr_list", "footnotes", "sane_lists"])
-    return numbering.restore(converted)
+    return numbering.restore(clean_html(converted))
 
 
 AUTHOR_PLACEHOLDER = re.compile(r"^\s*\(.*\)\s*$")

@@ -128,12 +128,14 @@ class _Checkpoint:
         self.state_path = self.dir / "state.json"
 
     def load(self):
-        if not self.state_path.exists():
-            return None
-        state = atomic.read_json(self.state_path)
-        if not (self.dir / state["model"]).exists():
-            return None
-        return state
+        try:  # a garbled checkpoint is no checkpoint: training starts again from epoch 1
+            state = atomic.read_json(self.state_path)
+            name = state["model"]  # a bare file name: a path read back never leaves the run folder
+            if Path(name).name == name and (self.dir / name).is_file() and isinstance(state["history"], list):
+                return state
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        return None
 
     def save(self, model, history: list[dict]) -> None:
         epoch = len(history)
@@ -262,8 +264,12 @@ def train_run(cfg: dict, seed: int, data: Dataset, run_dir: Path, extra: dict | 
     seed_everything(seed)
     policy = precision_policy(cfg)
     keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = keras.models.load_model(checkpoint.dir / state["model"]) if state is not None else None
+    except Exception:  # a damaged checkpoint model: start again rather than fail
+        print(f"  [{label}] the checkpoint {checkpoint.dir} is damaged; starting again from epoch 1", flush=True)
+        state = None
     if state is not None:
-        model = keras.models.load_model(checkpoint.dir / state["model"])
         history = list(state["history"])
         print(f"  [{label}] resuming after epoch {state['epoch']} of {cfg['epochs']} (checkpoint found)", flush=True)
     else:
