@@ -4,13 +4,15 @@ and a tiny CIFAR-shaped image-folder archive for end-to-end runs."""
 from __future__ import annotations
 
 import io
+import json
+import os
 import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from experiments import config, pipeline
+from experiments import config, estimate, pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_ARCHIVE = ROOT.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
@@ -100,3 +102,17 @@ def write_image_folder_archive(path: Path, per_class_train: int = 100, per_class
 @pytest.fixture(scope="session")
 def tiny_archive(tmp_path_factory) -> Path:
     return write_image_folder_archive(tmp_path_factory.mktemp("data") / "tiny-cifar.tar.gz")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def calibration_cache(tmp_path_factory):
+    """A calibration for this machine, so that test builds print their plan without
+    spending a minute measuring (a real calibration runs in CI's smoke build)."""
+    folder = tmp_path_factory.mktemp("pw09-cache")
+    rates = {probe: {"train_images_per_s": 200.0, "eval_images_per_s": 1000.0, "startup_s": 2.0}
+             for probe in estimate.PROBES}
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    (folder / "calibration.json").write_text(json.dumps({estimate.machine_key(b): rates
+                                                      for b in {backend, "tensorflow", "torch", "jax"}}))
+    os.environ["PW09_CACHE"] = str(folder)
+    return folder
