@@ -53,34 +53,49 @@ def facts() -> dict:
 
 
 def plot_schema(fig_dir: Path) -> dict:
-    """The stages top to bottom as boxes, the verified grid size on each arrow."""
+    """The stages as boxes in two rows (the second read right to left), the verified grid
+    size on each arrow; 7 in wide, to sit at the report's full width."""
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-    from .analysis_figures import new_figure, save
+    from .analysis_figures import WIDTH_IN, new_figure, save
 
-    box_h, gap = 0.34, 0.24
-    height = 0.5 + len(STAGES) * (box_h + gap)
-    fig = new_figure(4.6, height)
+    per_row, w, h, gap, row_gap = 5, 0.96, 0.5, 0.5, 0.55
+    height = 0.2 + 2 * h + row_gap + 0.2
+    fig = new_figure(WIDTH_IN, height)
     ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(0, 4.6)
+    ax.set_xlim(0, WIDTH_IN)
     ax.set_ylim(0, height)
     ax.set_axis_off()
-    x0, w = 0.5, 2.4
+    x_left = (WIDTH_IN - per_row * w - (per_row - 1) * gap) / 2
+
+    def box(i):  # lower-left corner of stage i: row 0 left to right, row 1 right to left
+        row, col = divmod(i, per_row)
+        col = col if row == 0 else per_row - 1 - col
+        return x_left + col * (w + gap), height - 0.2 - h - row * (h + row_gap)
+
+    arrow = {"arrowstyle": "-|>", "mutation_scale": 8, "lw": 0.8, "color": "#333333"}
     for i, stage in enumerate(STAGES):
-        y = height - 0.3 - i * (box_h + gap) - box_h
-        shade = "#dbe7f3" if stage["figure"] else "#eeeeee"
-        ax.add_patch(FancyBboxPatch((x0, y), w, box_h, boxstyle="round,pad=0.02", fc=shade, ec="#1f4e79", lw=0.8))
-        label = stage["name"] + (f"  (Fig. {stage['figure']})" if stage["figure"] else "")
-        ax.text(x0 + w / 2, y + box_h / 2, label, ha="center", va="center", fontsize=8)
-        if i + 1 < len(STAGES):
-            ax.add_patch(FancyArrowPatch((x0 + w / 2, y), (x0 + w / 2, y - gap), arrowstyle="-|>",
-                                         mutation_scale=8, lw=0.8, color="#333333"))
-            if stage["grid_out"]:
-                ax.text(x0 + w / 2 + 0.12, y - gap / 2, f"{stage['grid_out']} grid", va="center", fontsize=7.5)
+        x, y = box(i)
+        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02", ec="#1f4e79", lw=0.8,
+                                    fc="#dbe7f3" if stage["figure"] else "#eeeeee"))
+        label = stage["name"].replace(" blocks", "\nblocks") + (f"\n(Fig. {stage['figure']})" if stage["figure"] else "")
+        ax.text(x + w / 2, y + h / 2, label, ha="center", va="center", fontsize=7.5, linespacing=1.15)
+        if i + 1 == len(STAGES):
+            break
+        nx, ny = box(i + 1)
+        if ny == y:  # same row
+            a, b = ((x + w, y + h / 2), (nx, y + h / 2)) if nx > x else ((x, y + h / 2), (nx + w, y + h / 2))
+            label_xy, va = ((a[0] + b[0]) / 2, y + h / 2 + 0.06), "bottom"
+        else:  # down to the next row
+            a, b = (x + w / 2, y), (nx + w / 2, ny + h)
+            label_xy, va = (x + w / 2 + 0.08, (y + ny + h) / 2), "center"
+        ax.add_patch(FancyArrowPatch(a, b, **arrow))
+        if stage["grid_out"]:
+            ax.text(*label_xy, stage["grid_out"], ha="center" if va == "bottom" else "left", va=va, fontsize=7)
     caption = ("The overall schema of Inception-v4 (Szegedy et al. 2016, arXiv 1602.07261, Figure 9), drawn by the "
-               "build: the stem, the Inception-A, -B and -C grid modules with the Reduction-A and -B modules between "
-               "them, then average pooling, dropout and the softmax; the paper figure detailing each block is given "
-               "in brackets, and each arrow carries the spatial grid size stated in the paper's captions (35\u00d735, "
-               "17\u00d717, 8\u00d78). Block counts and channel depths are not shown: they could not be checked "
-               "against the paper's text.")
+               "build, read along the arrows: the stem, the Inception-A, -B and -C grid modules with the Reduction-A "
+               "and -B modules between them, then average pooling, dropout and the softmax; the paper's figure that "
+               "details each block is given in brackets, and the arrows carry the spatial grid sizes the paper's "
+               "captions state (35\u00d735, 17\u00d717, 8\u00d78). Block counts and channel depths are not shown: "
+               "they could not be checked against the paper's text.")
     return save(fig, fig_dir, "inception-v4", "schematic", None, caption)

@@ -226,3 +226,24 @@ def test_noop_rebuild_skips_without_tensorflow_and_a_changed_model_reruns(analys
     again = build.make_analysis(settings, results, source)
     assert pred.stat().st_mtime_ns != before
     assert again["per_class"]["vgg"] == facts["per_class"]["vgg"]
+
+
+def test_the_report_gets_analysis_and_its_figures(results_one_seed, tmp_path):
+    """`analysis=` reaches the prose's context, and its figure records are numbered like the others."""
+    import shutil
+
+    from experiments import report
+    from test_report import fake_figures, fake_provenance, fake_visuals
+
+    prose = tmp_path / "report_src"
+    shutil.copytree(report.PROSE, prose)
+    with open(prose / "ex4_inception.md", "a") as fh:
+        fh.write('\n\nAnalysed: {{ analysis.models | join("+") }}. {{ figure("confusion-baseline") }}\n')
+    visuals = fake_visuals(results_one_seed)
+    records = fake_figures(results_one_seed, visuals)
+    records["confusion-baseline"] = {"id": "confusion-baseline", "path": "analysis/confusion-baseline.png",
+                                     "kind": "confusion", "experiment": "baseline", "caption": "Counts."}
+    page, _ = report.render_html(results_one_seed, {}, records, visuals, fake_provenance(results_one_seed), "smoke",
+                                 prose_dir=prose, analysis={"models": ["baseline", "aug_shift", "vgg_aug"]})
+    assert "Analysed: baseline+aug_shift+vgg_aug." in page
+    assert 'src="figures/analysis/confusion-baseline.png"' in page
