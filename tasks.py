@@ -102,7 +102,7 @@ def report(c, profile="full", data=None, seeds=None, strict=False):
 
 
 @task(help={"experiment": "only this experiment's model (default: the ones the report shows)",
-            "layer": "only this layer's figures", "image_index": "training image to feed (default 12)",
+            "layer": "only this layer's figures", "image_index": "training image to feed (default 12); the first training image of another class is drawn too",
             "profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP})
 def visualize(c, experiment=None, layer=None, image_index=None, profile="full", data=None, seeds=None):
     """Exercise 2: filters, activation maps and augmentation grids from saved models."""

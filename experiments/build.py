@@ -22,7 +22,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from . import atomic, config, pipeline
+from . import analysis, analysis_figures, atomic, config, pipeline
 from .errors import Pw09Error
 from .pipeline import ROOT, DataSource, Settings, Step, sources
 
@@ -78,7 +78,7 @@ def choose_visualised(results: dict) -> dict:
     for exercise in (1, 3):
         names = [n for n, e in config.EXPERIMENTS.items() if e["exercise"] == exercise and n in results]
         if names:
-            best = max(names, key=lambda n: results[n]["test_accuracy"])
+            best = analysis.best_experiment(results, names)
             chosen[f"ex{exercise}"] = {
                 "experiment": best,
                 "test_accuracy": results[best]["test_accuracy"],
@@ -129,6 +129,16 @@ def make_visuals(settings: Settings, results: dict, source: DataSource,
             CLASS_NAMES, out_dir, layers=[layer] if layer else None,
             selection="ends" if exp in deep else "all")
         _say(f"  {len(manifest['models'][exp]['figures'])} figures in {time.perf_counter() - t0:.1f} s")
+    # A second training image of another class: the same layers, without the filters again.
+    manifest["inputs"] = visualize.input_images(dataset.y_train, dataset.kind, settings.image_index, CLASS_NAMES)
+    second = manifest["inputs"]["images"][1]["index"]
+    manifest["second"] = {}
+    for exp in exps:
+        _say(f"Visualising {exp} (training image {second}, a {manifest['inputs']['images'][1]['class']})")
+        manifest["second"][exp] = visualize.visualize_model(
+            settings.results / exp / "model.keras", exp, dataset.x_train[second], int(dataset.y_train[second]),
+            second, CLASS_NAMES, out_dir, layers=[layer] if layer else None,
+            selection="ends" if exp in deep else "all", tag="second", filters=False)
     if strategies:
         picks = [(settings.image_index + 7 * k) % len(dataset.x_train) for k in range(4)]
         sample = dataset.x_train[picks]
@@ -139,6 +149,40 @@ def make_visuals(settings: Settings, results: dict, source: DataSource,
     atomic.write_json(manifest_path, manifest)
     step.done(extra_outs=[figure_file(out_dir, r, manifest_path) for r in _collect_figures({}, manifest).values()])
     return manifest
+
+
+def make_analysis(settings: Settings, results: dict, source: DataSource) -> dict:
+    """Section 4: per-class results, confusion matrices, confident mistakes and layer costs of
+    the analysed models, evaluated once on the test set; returns analysis.json's content."""
+    exps = analysis.analysed_models(results)
+    out_dir = settings.build / "analysis"
+    json_path = out_dir / "analysis.json"
+    cfgs = [config.resolve(e, settings.profile, settings.overrides) for e in exps]
+    subsets = {(c["test_size"], c["base_seed"]) for c in cfgs}
+    step = Step(settings, "analysis",
+                deps=[settings.results / e / f for e in exps for f in ("model.keras", "metrics.json")]
+                + sources("experiments/analysis.py", "experiments/analysis_figures.py", "experiments/layer_table.py",
+                          "experiments/inception.py", "experiments/models.py"),
+                params={"models": exps, "data": source.fingerprint, "image_index": settings.image_index,
+                        "test": sorted(subsets, key=str)},
+                outs=[json_path] + [out_dir / f"predictions-{e}.npz" for e in exps]
+                + [settings.figures / analysis_figures.SUBDIR / f"{fid}.png"
+                   for fid in ["per-class-accuracy", "inception-v4"]
+                   + [f"{kind}-{e}" for e in exps for kind in ("confusion", "misclassified")]])
+    if not exps:
+        return {}
+    if not step.needed():
+        return atomic.read_json(json_path)
+    if len(subsets) != 1:
+        raise Pw09Error(f"the analysed models were tested on different test subsets ({sorted(subsets, key=str)}).")
+    t0 = time.perf_counter()
+    _say(f"Analysis: evaluating {', '.join(exps)} on the test set")
+    facts = analysis.run(exps, results, settings.results, source.load(), subsets.pop(), settings.image_index,
+                         out_dir, settings.figures)
+    atomic.write_json(json_path, facts)
+    step.done()
+    _say(f"  {len(facts['figures'])} figures in {time.perf_counter() - t0:.1f} s")
+    return facts
 
 
 # --- report -----------------------------------------------------------------------------
@@ -173,12 +217,13 @@ def provenance(settings: Settings, results: dict, source: DataSource) -> dict:
     }
 
 
-def _collect_figures(figures: dict, visuals: dict) -> dict:
+def _collect_figures(figures: dict, visuals: dict, facts: dict | None = None) -> dict:
     """All figure records by id, with paths relative to the figures folder."""
     records = dict(figures)
-    for exp, vis in visuals.get("models", {}).items():
+    for vis in [*visuals.get("models", {}).values(), *visuals.get("second", {}).values()]:
         for rec in vis["figures"]:
             records[rec["id"]] = rec
+    records.update((facts or {}).get("figures", {}))
     for s, rec in visuals.get("augmentation", {}).items():
         records[rec["id"]] = rec
     return records
@@ -194,9 +239,10 @@ def figure_file(folder: Path, record: dict, manifest) -> Path:
 
 
 def make_report(settings: Settings, results: dict, problems: dict, figures: dict, visuals: dict,
-                source: DataSource) -> Path:
+                source: DataSource, facts: dict | None = None) -> Path:
+    """The report; `facts` is analysis.json's content (section 4), given to the templates as `analysis`."""
     html_path, pdf_path = settings.report / "report.html", settings.report / "report.pdf"
-    records = _collect_figures(figures, visuals)
+    records = _collect_figures(figures, visuals, facts)
     prov = provenance(settings, results, source)
     manifests = f"a figure manifest in {settings.figures}"
     figure_files = sorted({figure_file(settings.figures, r, manifests) for r in records.values()})
@@ -205,7 +251,8 @@ def make_report(settings: Settings, results: dict, problems: dict, figures: dict
         deps=[settings.results / n / "metrics.json" for n in results] + figure_files
         + _folder_files(settings.templates) + _folder_files(settings.report_src)
         + sources("experiments/report.py", "experiments/claims.py", "experiments/stats.py"),
-        params={"problems": problems, "strict": settings.strict, "prov": prov, "visuals": visuals},
+        params={"problems": problems, "strict": settings.strict, "prov": prov, "visuals": visuals,
+                "analysis": facts or {}},
         outs=[html_path, pdf_path],
     )
     if not step.needed():
@@ -217,7 +264,8 @@ def make_report(settings: Settings, results: dict, problems: dict, figures: dict
         _say(f"  warning: {name} is not in the report: {why}; run `invoke experiment --name {name} --profile {settings.profile}`.")
     t0 = time.perf_counter()
     page, claims = report.render_html(results, problems, records, visuals, prov, settings.profile, settings.strict,
-                                      templates_dir=settings.templates, prose_dir=settings.report_src)
+                                      templates_dir=settings.templates, prose_dir=settings.report_src,
+                                      analysis=facts)
     step.stamp.unlink(missing_ok=True)  # until both files land, the report counts as unfinished
     for claim in claims.failures():
         _say(f"  warning: the data contradicts claim {claim.id}: {claim.text}")
@@ -350,7 +398,7 @@ def _render_all(settings: Settings, source: DataSource) -> Path:
     results, problems = _refresh(settings, source)
     figures = make_figures(settings, results)
     visuals = make_visuals(settings, results, source)
-    make_report(settings, results, problems, figures, visuals, source)
+    make_report(settings, results, problems, figures, visuals, source, make_analysis(settings, results, source))
     return make_zip(settings)
 
 
@@ -384,7 +432,8 @@ def run_report(settings: Settings) -> Path:
             )
         figures = make_figures(settings, results)
         visuals = make_visuals(settings, results, source)
-        return make_report(settings, results, problems, figures, visuals, source)
+        return make_report(settings, results, problems, figures, visuals, source,
+                           make_analysis(settings, results, source))
 
 
 def run_visualize(settings: Settings, experiment: str | None = None, layer: str | None = None) -> dict:

@@ -543,7 +543,7 @@ def build_context(results: dict, problems: dict, figures: dict, visuals: dict, p
 
 def render_html(results: dict, problems: dict, figures: dict, visuals: dict, provenance: dict,
                 profile: str, strict: bool = False, *, templates_dir: Path | None = None,
-                prose_dir: Path | None = None) -> tuple[str, ClaimBook]:
+                prose_dir: Path | None = None, analysis: dict | None = None) -> tuple[str, ClaimBook]:
     """The whole report as one HTML string (pure: reads only templates and prose).
 
     `templates_dir` / `prose_dir` replace `templates/` and `report_src/` (tests use them).
@@ -555,6 +555,7 @@ def render_html(results: dict, problems: dict, figures: dict, visuals: dict, pro
     env = jinja_env(templates_dir, prose_dir)
     context, claims, numbering = build_context(results, problems, figures, visuals, provenance, profile,
                                                strict, prose_dir)
+    context["analysis"] = analysis or {}  # section 4's facts: build/analysis/analysis.json
     intro = markupsafe.Markup(render_markdown(env, "intro.md", context, numbering))
     sections = []
     for number, title, prose in SECTIONS:

@@ -146,12 +146,45 @@ def layer_facts(acts: dict[str, np.ndarray], model) -> dict[str, dict]:
             "min": float(np.min(act)),
             "max": float(np.max(act)),
         }
+        entry.update(channel_extremes(act))
         if entry["type"] == "conv":
             layer = model.get_layer(name)
             entry["filters"] = int(layer.filters)
             entry["kernel_shape"] = [int(d) for d in layer.kernel.shape]
         facts[name] = entry
     return facts
+
+
+def channel_extremes(act: np.ndarray) -> dict:
+    """The most and least active channel of an (H, W, C) map by mean activation, with the
+    mean of each and the median channel mean (to say how far the extremes stand out)."""
+    means = np.asarray(act, dtype=np.float64).mean(axis=(0, 1))
+    hi, lo = int(np.argmax(means)), int(np.argmin(means))
+    return {"most_active": {"channel": hi, "mean": float(means[hi])},
+            "least_active": {"channel": lo, "mean": float(means[lo])},
+            "median_channel_mean": float(np.median(means))}
+
+
+# --- which images ----------------------------------------------------------------------
+
+# Copies whose training images are in the official order (X_train[12] is the official one).
+OFFICIAL_ORDER_KINDS = ("keras", "official-archive", "official-folder")
+
+
+def contrast_index(labels: np.ndarray, index: int) -> int:
+    """The first training image whose class differs from that of image `index`."""
+    others = np.flatnonzero(np.asarray(labels) != labels[index])
+    if not len(others):
+        raise Pw09Error("every training image has the same class; there is no second image to visualise.")
+    return int(others[0])
+
+
+def input_images(labels: np.ndarray, kind: str, index: int, class_names) -> dict:
+    """The two visualised training images (index, class) and whether the copy is in the
+    official order, i.e. whether image `index` is the official X_train[index]."""
+    second = contrast_index(labels, index)
+    return {"official_order": kind in OFFICIAL_ORDER_KINDS, "data_kind": kind,
+            "images": [{"index": int(i), "class": class_names[int(labels[i])]} for i in (index, second)]}
 
 
 # --- figure plumbing -----------------------------------------------------------------
@@ -456,7 +489,8 @@ def plot_augmentation(strategy: str, spec: list[dict], images_uint8: np.ndarray,
 
 def visualize_model(model_path: Path, experiment: str, image_uint8, true_label: int,
                     image_index: int, class_names, out_dir: Path,
-                    layers: list[str] | None = None, selection: str = "all") -> dict:
+                    layers: list[str] | None = None, selection: str = "all",
+                    tag: str = "", filters: bool = True) -> dict:
     """Draw the input, the filters and the activation maps of a saved model for one image.
 
     Which figures are drawn: `selection="all"` draws the filters of every convolution
@@ -464,7 +498,9 @@ def visualize_model(model_path: Path, experiment: str, image_uint8, true_label: 
     beside a shallow one) only the first convolution's filters and the activations of
     the first conv, relu and pool and the last relu and pool; `layers` restricts the
     drawing to the named conv/relu/pool layers. The facts and the saved arrays always
-    cover every conv/relu/pool layer. Writes PNGs into out_dir,
+    cover every conv/relu/pool layer. A `tag` ("second") is appended to every figure id
+    and file name, so a second image's figures sit beside the first's; `filters=False`
+    skips the filter figures (they do not depend on the image). Writes PNGs into out_dir,
     out_dir/activations/<experiment>.npz and out_dir/visuals-<experiment>.json, and
     returns what the JSON holds.
     """
@@ -497,17 +533,20 @@ def visualize_model(model_path: Path, experiment: str, image_uint8, true_label: 
     acts = activations(model, image, names)
     facts = layer_facts(acts, model)
 
-    figures = [plot_input(image, true_label, probs, class_names, out_dir / f"input-{experiment}.png",
+    suffix = f"-{tag}" if tag else ""
+    figures = [plot_input(image, true_label, probs, class_names, out_dir / f"input-{experiment}{suffix}.png",
                           image_index=image_index, experiment=experiment, root=out_dir)]
-    for name in filter_layers:
+    for name in filter_layers if filters else []:
         figures.append(plot_filters(model, name, out_dir / f"filters-{experiment}-{name}.png",
                                     experiment=experiment, root=out_dir))
     for name in act_layers:
-        figures.append(plot_activations(name, acts[name], out_dir / f"act-{experiment}-{name}.png",
+        figures.append(plot_activations(name, acts[name], out_dir / f"act-{experiment}-{name}{suffix}.png",
                                         layer_type=facts[name]["type"], experiment=experiment,
                                         image_index=image_index, root=out_dir))
 
-    with atomic_path(out_dir / "activations" / f"{experiment}.npz") as tmp:
+    for rec in figures:  # the plotters name figures by experiment and layer only
+        rec["id"] += suffix
+    with atomic_path(out_dir / "activations" / f"{experiment}{suffix}.npz") as tmp:
         np.savez_compressed(tmp, image_index=np.int64(image_index), image=image, **acts)
 
     result = {
@@ -520,5 +559,5 @@ def visualize_model(model_path: Path, experiment: str, image_uint8, true_label: 
         "facts": facts,
         "figures": figures,
     }
-    write_json(out_dir / f"visuals-{experiment}.json", result)
+    write_json(out_dir / f"visuals-{experiment}{suffix}.json", result)
     return result
