@@ -342,7 +342,7 @@ def table(r: dict) -> list[str]:
         for k, v in d.items():
             yield from leaves(v, f"{path}{k}.") if isinstance(v, dict) else [(f"{path}{k}", v)]
 
-    rows = [f"{p:<56} {f'{v:.4g}' if isinstance(v, float) else v!s:>10}  "
+    rows = [f"{p:<56} {f'{v:.4g}' if isinstance(v, float) else '-' if v is None else v!s:>10}  "
             + (verdict(p.rsplit('.', 1)[-1], v) if p.rsplit('.', 1)[-1] in TARGETS else "")
             for p, v in leaves(r) if any(fnmatch.fnmatchcase(p, pattern) for pattern in SHOWN)]
     return [f"{'figure (path in bench.json)':<56} {'value':>10}  target", *rows,
