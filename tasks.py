@@ -152,16 +152,17 @@ def clean(c, all=False):
             print(f"removed {path}")
 
 
-@task(help={"smoke": "tiny step counts: checks the plumbing in under a minute (CI)",
+@task(help={"smoke": "tiny step counts: checks the plumbing in a few minutes (CI)",
             "data": DATA_HELP,
             "build_from": "time the no-op build and `invoke report` on a copy of this build folder's runs "
                           "(default: train a smoke build in a scratch folder; skipped with --smoke)",
             "profile": "profile of --build-from's runs (default smoke)",
-            "only": "comma-separated sections: data, training, augmentation, flops, knobs, build",
+            "only": "comma-separated sections: data, training, augmentation, flops, precision, build, estimate "
+                    "(default: all of these), and tta (opt-in: trains vgg_aug's full run, hours on a CPU)",
             "out": "where to write the JSON (default: build/bench.json)",
-            "reps": "rounds of each side-by-side comparison (default: 3, smoke 1)"})
+            "reps": "rounds of each side-by-side comparison, a positive whole number (default: 3, smoke 1)"})
 def bench(c, smoke=False, data=None, build_from=None, profile="smoke", only=None, out=None, reps=None):
-    """Throughput, augmentation cost, GFLOP/s, data and build timings -> table + build/bench.json."""
+    """Throughput, augmentation cost, GFLOP/s, precision, data, build timings, estimates -> table + build/bench.json."""
     with _user_errors():
         from experiments import bench as benchmark
 

@@ -134,7 +134,7 @@ def make_visuals(settings: Settings, results: dict, source: DataSource,
     second = manifest["inputs"]["images"][1]["index"]
     manifest["second"] = {}
     for exp in exps:
-        _say(f"Visualising {exp} (training image {second}, a {manifest['inputs']['images'][1]['class']})")
+        _say(f"Visualising {exp} (training image {second}, class {manifest['inputs']['images'][1]['class']})")
         manifest["second"][exp] = visualize.visualize_model(
             settings.results / exp / "model.keras", exp, dataset.x_train[second], int(dataset.y_train[second]),
             second, CLASS_NAMES, out_dir, layers=[layer] if layer else None,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments import bench
+from experiments import bench, config, estimate, pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,7 +64,18 @@ def test_listing_imports_no_tensorflow(cached_build):
 def test_bench_smoke_writes_positive_ratios(cached_build, tmp_path):
     build, _, archive = cached_build
     out = tmp_path / "bench.json"
-    env = _env(tmp_path / "b", tmp_path / "d", archive)
+    # The precision and estimate sections read this machine's calibration through
+    # `estimate.calibrate`; a cache with known rates (PW09_CACHE) makes them exact and
+    # spares a smoke run the minutes of measuring mixed_bfloat16 on a CPU without it.
+    rates = {"float32": (400.0, 50.0), "mixed_bfloat16": (200.0, 100.0), "mixed_float16": (800.0, 200.0)}
+    calibration = {estimate.machine_key(pipeline.keras_backend(), policy): {
+        "baseline": {"train_images_per_s": base, "eval_images_per_s": 4 * base},
+        "baseline_plain": {"train_images_per_s": 2 * base, "eval_images_per_s": 8 * base},
+        "vgg": {"train_images_per_s": vgg, "eval_images_per_s": 4 * vgg}, "measured": "test"}
+        for policy, (base, vgg) in rates.items()}
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "calibration.json").write_text(json.dumps(calibration))
+    env = dict(_env(tmp_path / "b", tmp_path / "d", archive), PW09_CACHE=str(tmp_path / "cache"))
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "invoke", "bench", "--smoke", "--build-from", str(build),
                            "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
@@ -72,28 +83,47 @@ def test_bench_smoke_writes_positive_ratios(cached_build, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     result = json.loads(out.read_text())
     assert result["mode"] == "smoke"
-    for key in ("data", "training", "augmentation", "flops", "knobs", "build", "estimate", "section_s"):
-        assert key in result, key
+    assert set(result["section_s"]) == set(bench.DEFAULT_SECTIONS) and "tta" not in result
 
     def positive(x):
-        return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
+        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
 
     for name in ("baseline", "vgg"):
         t = result["training"][name]
         assert positive(t["plain_images_per_s"]) and positive(t["project_images_per_s"])
-        assert positive(t["project_over_plain"]["ratio"])
+        assert positive(t["project_over_plain"])
         assert positive(result["flops"]["models"][name]["achieved_gflops"])
-    assert set(result["augmentation"]["strategies"]) == {"flip", "shift", "strong"}
-    for s in result["augmentation"]["strategies"].values():
-        assert positive(s["augmented_over_plain"]["ratio"])
+    assert set(result["augmentation"]) == {"flip", "shift", "strong"}
+    for s in result["augmentation"].values():
+        assert positive(s["augmented_over_plain"])
     assert positive(result["data"]["first_over_cached"])
-    assert positive(result["knobs"]["baseline"]["mixed_bfloat16"]["over_float32"]["ratio"])
+    precision = result["precision"]
+    assert precision["cpu_model"] and {"float32", "mixed_bfloat16"} <= set(precision["policies"])
+    assert precision["policies"]["float32"]["vgg"] == {"images_per_s": 50.0, "over_float32": 1.0}
+    assert precision["policies"]["mixed_bfloat16"]["vgg"]["over_float32"] == 2.0
+    assert precision["policies"]["mixed_bfloat16"]["baseline_plain"]["over_float32"] == 0.5
     b = result["build"]
     assert positive(b["noop_all_s"]) and positive(b["report_from_cache_s"])
     assert b["noop_imports_tensorflow"] is False and b["first_all_trained"] is False
-    assert positive(result["estimate"]["quick_profile_s"])
-    assert "project / plain throughput" in proc.stdout and "Wrote" in proc.stdout
+    est, f32 = result["estimate"], calibration[estimate.machine_key(pipeline.keras_backend())]
+    for profile in ("quick", "full"):  # the build plan's projection, for every run of the profile's default seeds
+        expected = {n: len(config.seeds_for(profile)) * estimate.seconds(config.resolve(n, profile), f32)
+                    for n in config.experiment_names()}
+        assert est[profile]["per_experiment_s"] == pytest.approx(expected)
+        assert est[f"{profile}_profile_s"] == pytest.approx(sum(expected.values())) and positive(sum(expected.values()))
+    assert "training.vgg.project_over_plain" in proc.stdout and "Wrote" in proc.stdout
     print(f"invoke bench --smoke: {seconds:.0f} s, sections {result['section_s']}")
+
+
+def test_bad_reps_is_one_sentence_not_a_traceback(tmp_path):
+    env = dict(os.environ, PW09_BUILD_DIR=str(tmp_path / "b"))
+    for reps in ("three", "0"):
+        proc = subprocess.run([sys.executable, "-m", "invoke", "bench", "--smoke", "--reps", reps,
+                               "--out", str(tmp_path / "b.json")], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 1, proc.stderr
+        assert proc.stderr.startswith("error: --reps must be a positive whole number") and "Traceback" not in proc.stderr
+    assert not (tmp_path / "b.json").exists()
 
 
 # --- pure helpers ----------------------------------------------------------------------------
@@ -130,25 +160,42 @@ def test_cpu_peak_says_how_it_was_derived():
         assert peak["gflops"] > 0 and str(peak["flop_per_cycle_per_core"]) in peak["derivation"]
 
 
-def test_clock_times_steps_after_the_warmup_per_epoch():
-    clock = bench._Clock(warmup=2)
-    # epoch 0: steps at t = 0..4 (1 s each); epoch 1: steps at t = 10..12
-    clock.steps = [(0, float(t), t + 1.0) for t in range(5)] + [(1, float(t), t + 1.0) for t in range(10, 13)]
-    n, seconds = clock.timed()
-    assert n == 3 + 3  # steps 2, 3, 4 of epoch 0 and all of epoch 1
-    assert seconds == (5.0 - 2.0) + (13.0 - 10.0)  # the gap between epochs (validation) is not counted
+def test_step_seconds_skip_the_warmup_and_end_each_epoch_at_its_last_step():
+    # epoch 0: steps start at t = 0..4 (1 s each), its last step ends at 5; epoch 1 at 10, 12, ends at 15.
+    epochs = [([0.0, 1.0, 2.0, 3.0, 4.0], 5.0), ([10.0, 12.0], 15.0)]
+    assert bench.step_seconds(epochs, warmup=2) == [1.0, 1.0, 1.0, 2.0, 3.0]  # gap 5 -> 10 (validation) not counted
+    assert bench.step_seconds(epochs, warmup=7) == []
+
+
+def test_time_to_accuracy_is_the_first_crossing():
+    rows = [(100.0, 0.55), (90.0, 0.81), (90.0, 0.79), (95.0, 0.86), (95.0, 0.88)]
+    assert bench.time_to_accuracy(rows) == {"80%": 190.0, "85%": 375.0}
+    assert bench.time_to_accuracy(rows[:3]) == {"80%": 190.0, "85%": None}
+    assert bench.time_to_accuracy([], targets=(0.5,)) == {"50%": None}
+    assert "tta" not in bench.DEFAULT_SECTIONS and "tta" in bench.SECTIONS  # opt-in only
 
 
 def test_verdicts_against_targets():
-    assert bench._verdict("noop_all_s", 0.4).startswith("ok")
-    assert bench._verdict("noop_all_s", 3.5).startswith("MISSED")
-    assert bench._verdict("augmented_over_plain", 1.10).startswith("ok")
-    assert bench._verdict("project_over_plain", 0.97).startswith("MISSED")
-    assert bench._verdict("report_from_cache_s", None) == "n/a"
+    assert bench.verdict("noop_all_s", 0.4).startswith("ok")
+    assert bench.verdict("noop_all_s", 3.5).startswith("MISSED")
+    assert bench.verdict("augmented_over_plain", 1.10).startswith("ok")
+    assert bench.verdict("project_over_plain", 0.97).startswith("MISSED")
+    assert bench.verdict("report_from_cache_s", None) == "n/a"
 
 
 def test_json_has_no_nan():
-    assert bench._jsonable({"a": float("nan"), 1: [float("inf"), 2.0]}) == {"a": None, "1": [None, 2.0]}
+    assert bench.jsonable({"a": float("nan"), 1: [float("inf"), 2.0]}) == {"a": None, "1": [None, 2.0]}
+
+
+def test_table_shows_the_headline_figures_with_their_verdicts():
+    result = {"training": {"vgg": {"plain_images_per_s": 70.0, "project_images_per_s": 66.5, "project_over_plain": 0.95,
+                                   "rounds": {"plain": [70.0]}}},
+              "estimate": {"quick_profile_s": 1500.0, "full_profile_s": 9000.0, "quick": {"seeds": 1}},
+              "load_before": [1.0], "load_after": [1.0], "cpu_count": 2, "cpu_model": "test CPU"}
+    lines = bench.table(result)
+    assert any("training.vgg.project_over_plain" in x and "MISSED (>= 1)" in x for x in lines)
+    assert any("estimate.quick_profile_s" in x and "ok (< 1800)" in x for x in lines)
+    assert not any("rounds" in x or "seeds" in x for x in lines)
 
 
 def test_unknown_section_is_a_user_error(tmp_path):
