@@ -241,9 +241,12 @@ def _fake_run(run: pipeline.Run) -> None:
     atomic.write_json(run.dir / "metrics.json", metrics)
 
 
-@pytest.mark.parametrize("file, damage", [("metrics.json", b"{"), ("history.csv", b"epoch,loss\n1,x\n"),
-                                          ("model.keras", b""), ("model.keras", b"other weights")])
-@pytest.mark.parametrize("recorded", [True, False])
+# Without recorded digests (runs trained before them) only a structurally broken file shows.
+@pytest.mark.parametrize("file, damage, recorded", [
+    *[(f, d, r) for f, d in (("metrics.json", b"{"), ("history.csv", b"epoch,loss\n1,x\n"), ("model.keras", b""))
+      for r in (True, False)],
+    ("model.keras", b"other weights", True),
+])
 def test_a_garbled_run_is_damaged_not_cached(tmp_path, file, damage, recorded):
     s = settings(tmp_path / "build")
     (run,) = pipeline.plan_runs(s, "baseline", "sha256:x")
@@ -252,8 +255,6 @@ def test_a_garbled_run_is_damaged_not_cached(tmp_path, file, damage, recorded):
         pipeline.record_run(run.dir)
     assert pipeline.experiment_status(s, "baseline", "sha256:x") == "cached"
     (run.dir / file).write_bytes(damage)
-    if not recorded and damage == b"other weights":
-        return  # without recorded digests only a structurally broken file can be told apart
     assert pipeline.experiment_status(s, "baseline", "sha256:x") == "damaged (1/1 seeds)"
     assert pipeline.publish(s, "baseline", "sha256:x") is None
 
@@ -412,6 +413,11 @@ def test_folder_walks_do_not_follow_directory_symlinks(tmp_path):
     (root / "train" / "cat").symlink_to(tmp_path / "elsewhere-cat")
     with pytest.raises(DataError, match="symlink"):
         data.load_cifar10(str(root), tmp_path / "c3")
+
+
+def test_a_device_as_data_source_is_named_as_such(tmp_path):
+    with pytest.raises(DataError, match="/dev/zero is neither a file nor a folder"):
+        data.load_cifar10("/dev/zero", tmp_path / "cache")
 
 
 def test_a_cached_npz_of_the_wrong_shape_or_dtype_is_rebuilt(tmp_path):
