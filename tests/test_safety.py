@@ -181,13 +181,18 @@ def test_symlinks_are_skipped_with_a_warning_never_followed(tmp_path):
     assert any("p.md" in w and "symlink" in w for w in warnings) and any("secret.png" in w for w in warnings)
 
 
-def test_in_a_git_checkout_the_sources_are_the_tracked_files(tmp_path):
+def test_in_a_git_checkout_only_tracked_sources_are_zipped(tmp_path):
     s = _report_build(tmp_path)
+    stray = ROOT / "experiments" / "zz_untracked_scratch.py"
+    stray.write_text("API_KEY = 'secret'\n")
+    try:
+        names = {n for _, n in build.zip_members(s) if n.startswith("source/")}
+    finally:
+        stray.unlink()
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
-    expected = {"source/" + t for t in tracked if build.zip_allowed("source/" + t)}
-    names = {n for _, n in build.zip_members(s) if n.startswith("source/")}
-    assert names == expected
-    assert "source/tests/test_safety.py" in names or "tests/test_safety.py" not in tracked
+    assert "source/experiments/zz_untracked_scratch.py" not in names
+    assert names and all(n.removeprefix("source/") in tracked for n in names)
+    assert {"source/tasks.py", "source/experiments/build.py", "source/report_src/intro.md"} <= names
 
 
 def test_a_file_over_the_size_cap_is_refused(tmp_path):
