@@ -327,8 +327,8 @@ def _walk_regular(folder: Path) -> list[Path]:
 def zip_members(settings: Settings, warn=_say) -> list[tuple[Path, str]]:
     """(file on disk, name in the archive) for everything the submission holds.
 
-    The sources are the files git tracks (outside git: `ZIP_SOURCES`, templates/ and
-    report_src/); the report part comes only from the build's report folder. Only regular
+    The sources are `ZIP_SOURCES`, templates/ and report_src/, in a git checkout only the
+    files of them git tracks; the report part comes only from the build's report folder. Only regular
     files of a kind `zip_allowed` accepts: a symlink is skipped with a warning, never
     followed, and a file over `ZIP_MAX_FILE_BYTES` is refused.
     """
@@ -337,12 +337,9 @@ def zip_members(settings: Settings, warn=_say) -> list[tuple[Path, str]]:
     members = [(p, "report/" + p.relative_to(settings.report).as_posix()) for p in _walk_regular(settings.report)]
     tracked = tracked_files(ROOT)
     own = [settings.templates, settings.report_src]
-    if tracked is None:
-        members += [(p, "source/" + p.relative_to(ROOT).as_posix()) for p in sources(*ZIP_SOURCES)]
-    else:  # the prose and templates come from the folders in use (tests and drafts point elsewhere)
-        skip = [ROOT / "templates", ROOT / "report_src"]
-        members += [(p, "source/" + p.relative_to(ROOT).as_posix()) for p in tracked
-                    if not any(p.is_relative_to(f) for f in skip)]
+    listed = sources(*ZIP_SOURCES)  # in git, only those of them git tracks: no stray local file
+    members += [(p, "source/" + p.relative_to(ROOT).as_posix()) for p in listed
+                if tracked is None or p in set(tracked)]
     for folder, name in zip(own, ("templates", "report_src")):
         files = tracked_files(folder) if tracked is not None and folder.is_relative_to(ROOT) else None
         files = files if files is not None else sorted(folder.glob("*"))

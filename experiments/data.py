@@ -182,6 +182,9 @@ def _locate(source: str | None) -> _Located:
         return _locate_folder(path)
     if path.is_file():
         return _locate_archive(path)
+    if path.exists():
+        raise DataError(f"the data source {path} is neither a file nor a folder (a device or pipe); "
+                        f"pass --data PATH or set {ENV_VAR} to {ACCEPTED_FORMS}.")
     raise DataError(f"the data source {path} does not exist; pass --data PATH or set {ENV_VAR} to {ACCEPTED_FORMS}.")
 
 
