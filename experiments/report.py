@@ -21,8 +21,9 @@ import re
 import tomllib
 from pathlib import Path
 
-from . import atomic
-from .claims import ClaimBook, num, pct, pts
+from . import atomic, sections
+from .claims import ClaimBook
+from .formats import article, join_and, num, pct, pts, thousands
 from .config import EXPERIMENTS, PROFILES
 from .data import CLASS_NAMES
 from .errors import ReportError
@@ -219,8 +220,14 @@ def _diff_cell(claim) -> str:
     return f"{text} ({_points(n['difference_ci_lo'])} to {_points(n['difference_ci_hi'])})"
 
 
-def comparison_table(claims: ClaimBook, results: dict, names: list[str], base: str) -> str:
-    """Each experiment against `base`: values and paired differences (checked claims)."""
+def comparison_table(claims: ClaimBook, results: dict, names: list[str], base: str,
+                     recorded: dict | None = None) -> str:
+    """Each experiment against `base`: values and paired differences (checked claims).
+
+    `recorded` ({metric: {name: Claim}}) gives claims the section facts already made,
+    with the expectation the prose asserts; the others are made here, asserting nothing.
+    """
+    recorded = recorded or {}
     rows = []
     for name in names:
         if name not in results:
@@ -230,7 +237,8 @@ def comparison_table(claims: ClaimBook, results: dict, names: list[str], base: s
         for metric in ("test_accuracy", "train_accuracy", "gap"):
             value = r["train_accuracy"] - r["test_accuracy"] if metric == "gap" else r[metric]
             cells.append(_points(value) if metric == "gap" else pct(value))
-            cells.append(_diff_cell(claims.compare(metric, name, base).claim))
+            claim = recorded.get(metric, {}).get(name) or claims.compare(metric, name, base).claim
+            cells.append(_diff_cell(claim))
         rows.append(cells)
     if not rows:
         return "<p class='missing'>No results yet.</p>"
@@ -392,13 +400,6 @@ class Numbering:
         return self.REF.sub(swap, text)
 
 
-def _join_and(items) -> str:
-    items = [str(i) for i in items]
-    if not items:
-        return ""
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
-
-
 def jinja_env(templates_dir: Path = TEMPLATES, prose_dir: Path = PROSE):
     import jinja2
 
@@ -414,7 +415,7 @@ def jinja_env(templates_dir: Path = TEMPLATES, prose_dir: Path = PROSE):
     env.filters.update(
         pct=pct, pts=pts, num=num, lower_first=lambda s: s[:1].lower() + s[1:],
         upper_first=lambda s: s[:1].upper() + s[1:],
-        join_and=_join_and, thousands=lambda n: f"{int(n):,}",
+        join_and=join_and, thousands=thousands, article=article,
         bold=lambda items: [f"**{i}**" for i in items],
     )
     return env
@@ -492,11 +493,18 @@ def load_meta(prose_dir: Path = PROSE) -> dict:
 
 
 def build_context(results: dict, problems: dict, figures: dict, visuals: dict, provenance: dict,
-                  profile: str, strict: bool, prose_dir: Path = PROSE) -> tuple[dict, ClaimBook, Numbering]:
+                  profile: str, strict: bool, prose_dir: Path = PROSE,
+                  analysis: dict | None = None) -> tuple[dict, ClaimBook, Numbering]:
     # Claims name experiments by the short ids the tables and figure legends use.
     claims = ClaimBook(results, facts=visuals, strict=strict, names={n: n for n in EXPERIMENTS})
     numbering = Numbering(figures)
+    analysis = analysis or {}
+    S = sections.context(claims, results, visuals, analysis, profile)
     context = {
+        "S": S,
+        "analysis": analysis,
+        "has_figure": lambda fig_id: fig_id in figures,
+        "layer_table": lambda model: sections.layer_table(analysis, model),
         "meta": load_meta(prose_dir),
         "profile": profile,
         "profile_info": PROFILES[profile],
@@ -514,7 +522,8 @@ def build_context(results: dict, problems: dict, figures: dict, visuals: dict, p
         "ref": numbering.ref,
         "results_table": lambda names: results_table(results, names),
         "strategies_table": lambda names: strategies_table(results, names),
-        "comparison_table": lambda names, base: comparison_table(claims, results, names, base),
+        "comparison_table": lambda names, base: comparison_table(
+            claims, results, names, base, S["ex1"].get("claims") if base == "baseline" else None),
         "overfitting_table": lambda names: overfitting_table(results, names),
         "directions": lambda metric, names, base: directions(claims, results, metric, names, base),
         "facts_table": lambda exp: facts_table(visuals, exp),
@@ -539,10 +548,12 @@ def build_context(results: dict, problems: dict, figures: dict, visuals: dict, p
 
 def render_html(results: dict, problems: dict, figures: dict, visuals: dict, provenance: dict,
                 profile: str, strict: bool = False, *, templates_dir: Path | None = None,
-                prose_dir: Path | None = None) -> tuple[str, ClaimBook]:
+                prose_dir: Path | None = None, analysis: dict | None = None) -> tuple[str, ClaimBook]:
     """The whole report as one HTML string (pure: reads only templates and prose).
 
     `templates_dir` / `prose_dir` replace `templates/` and `report_src/` (tests use them).
+    `analysis` holds the analysis step's artifacts (per-class results, layer tables, ...);
+    empty or None for a build without them, which still renders.
     """
     import markupsafe
 
@@ -550,7 +561,7 @@ def render_html(results: dict, problems: dict, figures: dict, visuals: dict, pro
     prose_dir = Path(prose_dir or PROSE)
     env = jinja_env(templates_dir, prose_dir)
     context, claims, numbering = build_context(results, problems, figures, visuals, provenance, profile,
-                                               strict, prose_dir)
+                                               strict, prose_dir, analysis)
     intro = markupsafe.Markup(render_markdown(env, "intro.md", context, numbering))
     sections = []
     for number, title, prose in SECTIONS:

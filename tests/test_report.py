@@ -159,14 +159,14 @@ def test_three_seeds_render_spread_and_intervals(results_three_seeds):
     assert "±" in text
     assert "95 % CI" in text
     # aug_flip beats the baseline on every seed: the answer says so, with the interval.
-    assert "Yes for aug_flip" in text
+    assert "Yes: aug_flip (+" in text
     flip = next(c for c in claims.records if c.id == "ex1.aug_flip_vs_baseline.test_accuracy")
     assert flip.found == "higher" and flip.numbers["difference_ci_lo"] > 0
     lo, hi = num(100 * flip.numbers["difference_ci_lo"], 1, sign=True), num(100 * flip.numbers["difference_ci_hi"], 1, sign=True)
     assert f"({lo} to {hi})" in text  # the Δ column of the comparison table
     # The one-seed fixture words the same comparison as a single run, without an interval.
     page1, _ = render(fake_results({"baseline": [(0.60, 0.75)], "aug_flip": [(0.63, 0.70)]}))
-    assert "(1 run)" in text_of(page1) and "no interval can be computed" in text_of(page1)
+    assert "(1 run)" in text_of(page1) and "One seed gives no interval" in text_of(page1)
 
 
 def test_partial_results_render_without_errors():
