@@ -504,6 +504,9 @@ def build_context(results: dict, problems: dict, figures: dict, visuals: dict, p
         "S": S,
         "analysis": analysis,
         "has_figure": lambda fig_id: fig_id in figures,
+        # Optional blocks (the analysis step's): placed when the build made them, else nothing.
+        "figure_if": lambda fig_id: numbering.figure(fig_id) if fig_id in figures else "",
+        "table_if": lambda html_text, caption, table_id: numbering.table(html_text, caption, table_id) if html_text else "",
         "layer_table": lambda model: sections.layer_table(analysis, model),
         "meta": load_meta(prose_dir),
         "profile": profile,

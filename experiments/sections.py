@@ -364,6 +364,21 @@ def per_class(analysis: Mapping, exp: str) -> dict | None:
             "worst": pc["worst_class"], "worst_acc": pct(acc[pc["worst_class"]]), "confused": confused}
 
 
+def per_class_sentence(analysis: Mapping, exp: str) -> str:
+    """One sentence on a model's best and worst class and its commonest confusions ("" without analysis)."""
+    f = per_class(analysis, exp)
+    if not f:
+        return ""
+    return (f"Per class, **{exp}** recognises {f['best']}s best ({f['best_acc']}) and {f['worst']}s worst "
+            f"({f['worst_acc']}); its commonest confusions are {f['confused']}.")
+
+
+def per_class_block(analysis: Mapping, exercise: int) -> dict:
+    """The analysed models of one exercise, with their per-class sentences."""
+    models = [m for m in (analysis or {}).get("models", []) if m in EXPERIMENTS and EXPERIMENTS[m]["exercise"] == exercise]
+    return {"models": models, "text": " ".join(per_class_sentence(analysis, m) for m in models)}
+
+
 def layer_table(analysis: Mapping, model: str) -> str | None:
     """The per-layer table (output shape, parameters, receptive field, MACs) as HTML."""
     rows = (analysis or {}).get("layers", {}).get(model)
@@ -409,5 +424,7 @@ def context(claims: ClaimBook, results: Mapping, visuals: Mapping, analysis: Map
                 **ex2(claims, visuals, profile)},
         "ex3": ex3(claims, results, profile, c1_best, totals),
         "per_class": {n: per_class(analysis, n) for n in (analysis or {}).get("models", [])},
+        "classes1": per_class_block(analysis, 1),
+        "classes3": per_class_block(analysis, 3),
         "asserted_conclusions": asserted,
     }

@@ -45,7 +45,11 @@ def _model_visuals(exp: str, layers: list[str], channels: int) -> dict:
     for i, name in enumerate(layers):
         block = name.split("_")[0][-1] if "_" in name else str(1 + sum(1 for n in layers[:i] if n.startswith("pool")))
         side = size.get(block, 32) // (2 if name.startswith("pool") else 1)
-        facts[name] = _layer_facts(name, [side, side, channels], zero=0.3 + 0.1 * i / len(layers), dead=i % 3)
+        zero = 0.3 + 0.1 * i / len(layers)
+        if name.startswith("pool") and i > 0:
+            # A 2×2 maximum is zero only where all four inputs are: pooling lowers the share.
+            zero = facts[layers[i - 1]]["zero_fraction"] * 0.4
+        facts[name] = _layer_facts(name, [side, side, channels], zero=zero, dead=i % 3)
     figures = [{"id": f"input-{exp}", "kind": "input", "experiment": exp, "layer": None,
                 "path": f"input-{exp}.png", "tiles": 1, "caption": f"Input image #12 seen by {exp}."}]
     convs = [n for n in layers if n.startswith("conv")]
