@@ -49,12 +49,12 @@ def bold(names) -> list[str]:
 
 
 def diff_phrase(claim) -> str:
-    """"+1.4 points (95 % CI +0.6 to +2.2)" or "+1.4 points (one run)"."""
+    """"+1.4 points, 95 % CI +0.6 to +2.2" or "+1.4 points, one run"."""
     n = claim.numbers
     d = pts(n["difference"])
     if n.get("difference_ci_lo") is None:
-        return f"{d} (one run)"
-    return f"{d} (95 % CI {num(100 * n['difference_ci_lo'], 1, True)} to {num(100 * n['difference_ci_hi'], 1, True)})"
+        return f"{d}, one run"
+    return f"{d}, 95 % CI {num(100 * n['difference_ci_lo'], 1, True)} to {num(100 * n['difference_ci_hi'], 1, True)}"
 
 
 def detectable(claim) -> str:
@@ -72,7 +72,7 @@ def unclear_sentence(claims_by_name: Mapping, metric_label: str) -> str:
                  - claims_by_name[n].numbers["difference_ci_lo"])
     c = claims_by_name[widest]
     seeds = c.numbers["difference_n"]
-    parts = join_and(f"**{n}** {diff_phrase(claims_by_name[n])}" for n in names)
+    parts = join_and(f"**{n}** ({diff_phrase(claims_by_name[n])})" for n in names)
     return (f"For {parts} the interval includes zero. That is not evidence of *no* effect: with "
             f"{seeds} seeds the interval spans ±{detectable(c)} around the mean, so a change in "
             f"{metric_label} smaller than about that cannot be detected here.")
@@ -131,8 +131,8 @@ def recipe(result: Mapping) -> dict:
     warm = result.get("warmup_epochs", 0)
     schedule = SCHEDULES.get(result.get("schedule", "constant"), result.get("schedule", "constant"))
     if result.get("schedule") == "warmup_cosine":
-        schedule = (f"a linear warm-up over the first {warm} epoch{'s' if warm != 1 else ''} to the peak "
-                    f"learning rate, then a cosine decay to zero at the last epoch")
+        first = "the first epoch" if warm == 1 else f"the first {warm} epochs"
+        schedule = f"a linear warm-up over {first} to the peak learning rate, then a cosine decay to zero at the last epoch"
     return {
         "optimizer": optimizer,
         "learning_rate": f"{result['learning_rate']:g}",
@@ -235,7 +235,7 @@ def ex1(claims: ClaimBook, results: Mapping, profile: str) -> dict:
                       "gap": diff_phrase(cg), "found": c.found})
         before = n
     out["steps"] = steps
-    out["step_lines"] = [f"+ {s['added']} (**{s['from']}** → **{s['name']}**): test accuracy {s['test']}, "
+    out["step_lines"] = [f"adding {s['added']} (**{s['from']}** → **{s['name']}**): test accuracy {s['test']}; "
                          f"gap {s['gap']}" for s in steps]
 
     # The strategy Exercise 3 reuses: asserted not to be clearly beaten by another strategy.
@@ -264,6 +264,10 @@ def receptive_fields(types: list[str]) -> list[tuple[int, int]]:
             jump *= 2
         out.append((field, jump))
     return out
+
+
+# The VGG net of Exercise 3: four blocks of three 3×3 convolutions and a 2×2 pooling.
+VGG_TYPES = (["conv"] * 3 + ["pool"]) * 4
 
 
 def ex2_fields(visuals: Mapping, exp: str) -> dict:
@@ -310,7 +314,7 @@ def ex2(claims: ClaimBook, visuals: Mapping, profile: str) -> dict:
 def ex3(claims: ClaimBook, results: Mapping, profile: str, c1_best: str | None, totals: Mapping) -> dict:
     """The facts and sentences of Exercise 3."""
     present = [n for n in ("vgg", "vgg_aug") if n in results]
-    out: dict = {"present": present, "lo": pct(ASSIGNMENT_RANGE[0], 0), "hi": pct(ASSIGNMENT_RANGE[1], 0)}
+    out: dict = {"present": present, "lo": num(100 * ASSIGNMENT_RANGE[0], 0), "hi": pct(ASSIGNMENT_RANGE[1], 0)}
     if not present:
         return out
     first = results[present[0]]
@@ -358,8 +362,8 @@ def per_class(analysis: Mapping, exp: str) -> dict | None:
     if not pc:
         return None
     acc = dict(zip(pc["classes"], pc["accuracy"]))
-    confused = join_and(f"{c['true']} taken for {c['pred']} ({c['count']} images, {pct(c['share'])} of the {c['true']}s)"
-                        for c in pc["most_confused"])
+    confused = join_and(f"{c['true']} taken for {c['pred']} ({c['count']} images, {pct(c['share'])} of the "
+                        f"{c['true']} images)" for c in pc["most_confused"])
     return {"best": pc["best_class"], "best_acc": pct(acc[pc["best_class"]]),
             "worst": pc["worst_class"], "worst_acc": pct(acc[pc["worst_class"]]), "confused": confused}
 
@@ -369,8 +373,8 @@ def per_class_sentence(analysis: Mapping, exp: str) -> str:
     f = per_class(analysis, exp)
     if not f:
         return ""
-    return (f"Per class, **{exp}** recognises {f['best']}s best ({f['best_acc']}) and {f['worst']}s worst "
-            f"({f['worst_acc']}); its commonest confusions are {f['confused']}.")
+    return (f"Per class, **{exp}** does best on the class {f['best']} ({f['best_acc']}) and worst on "
+            f"{f['worst']} ({f['worst_acc']}); its commonest confusions are {f['confused']}.")
 
 
 def per_class_block(analysis: Mapping, exercise: int) -> dict:
@@ -419,7 +423,7 @@ def context(claims: ClaimBook, results: Mapping, visuals: Mapping, analysis: Map
     return {
         "ex1": ex1(claims, results, profile),
         "ex2": {"fields": ex2_fields(visuals, c1_best) if c1_best else {"text": "", "last": None},
-                "vgg_fields": ex2_fields(visuals, c3_best) if c3_best else {"text": "", "last": None},
+                "vgg_field": receptive_fields(VGG_TYPES)[-1][0],
                 "inputs": input_images(analysis, visuals.get("image_index", 12)),
                 **ex2(claims, visuals, profile)},
         "ex3": ex3(claims, results, profile, c1_best, totals),
