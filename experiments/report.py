@@ -328,14 +328,20 @@ class Numbering:
 
     @staticmethod
     def default_width(rec: dict) -> str:
-        """Sizes that put two activation or filter grids on one page."""
-        tiles = rec.get("tiles") or 0
-        if rec.get("kind") in ("activations", "filters"):
-            return "58%" if tiles > 32 else "88%"
-        if rec.get("kind") == "input":
-            return "75%"
-        if rec.get("kind") == "augmentation":
-            return "75%"
+        """The printed width of a figure, by kind."""
+        # Grids are drawn 7 in wide with 6.5-pt tile labels: at the full text width (about
+        # 6.5 in) the labels print at 6 pt, so no grid is shrunk below it.
+        kind = rec.get("kind")
+        if kind in ("activations", "filters", "misclassified"):
+            return "100%"
+        if kind == "input":
+            return "62%"
+        if kind in ("augmentation",):
+            return "80%"
+        if kind == "confusion":
+            return "58%"
+        if kind == "schematic":
+            return "42%"
         return "100%"
 
     def figure(self, fig_id: str, width: str | None = None) -> str:
@@ -400,6 +406,14 @@ class Numbering:
         return self.REF.sub(swap, text)
 
 
+ABSOLUTE_PATH = re.compile(r"(?<![\w.])(?:/[^\s/()]+)+/([^\s/()]+)")
+
+
+def without_dirs(text) -> str:
+    """Absolute paths in `text` reduced to their file names (the report names data by file name and fingerprint)."""
+    return ABSOLUTE_PATH.sub(r"\1", str(text))
+
+
 def jinja_env(templates_dir: Path = TEMPLATES, prose_dir: Path = PROSE):
     import jinja2
 
@@ -415,7 +429,7 @@ def jinja_env(templates_dir: Path = TEMPLATES, prose_dir: Path = PROSE):
     env.filters.update(
         pct=pct, pts=pts, num=num, lower_first=lambda s: s[:1].lower() + s[1:],
         upper_first=lambda s: s[:1].upper() + s[1:],
-        join_and=join_and, thousands=thousands, article=article,
+        join_and=join_and, thousands=thousands, article=article, without_dirs=without_dirs,
         bold=lambda items: [f"**{i}**" for i in items],
     )
     return env

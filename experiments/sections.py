@@ -308,6 +308,35 @@ def ex2(claims: ClaimBook, visuals: Mapping, profile: str) -> dict:
     return out
 
 
+def ex2_figures(visuals: Mapping) -> dict:
+    """Which Exercise-2 figures the report places (the build draws more; `invoke visualize` shows any).
+
+    The first convolution's filters of the Exercise-1 model (2 b) asks for one layer), every
+    CONV/RELU/MAXP map of that model (2 c), and the first and last ReLU of the VGG net.
+    """
+    chosen = visuals.get("chosen", {})
+    models = visuals.get("models", {})
+
+    def ids(exp, kind):
+        return [r for r in models.get(exp, {}).get("figures", []) if r["kind"] == kind]
+
+    out = {"filters": [], "filters_layer": None, "acts": [], "input": [], "vacts": [], "vinput": []}
+    c1 = chosen.get("ex1", {}).get("experiment")
+    if c1:
+        filters = ids(c1, "filters")
+        out["filters"] = [r["id"] for r in filters[:1]]
+        out["filters_layer"] = filters[0]["layer"] if filters else None
+        out["acts"] = [r["id"] for r in ids(c1, "activations")]
+        out["input"] = [r["id"] for r in ids(c1, "input")]
+    c3 = chosen.get("ex3", {}).get("experiment")
+    if c3:
+        facts = models.get(c3, {}).get("facts", {})
+        acts = [r for r in ids(c3, "activations") if facts.get(r["layer"], {}).get("type") == "relu"]
+        out["vacts"] = [r["id"] for r in (acts[:1] + acts[-1:] if len(acts) > 1 else acts)]
+        out["vinput"] = [r["id"] for r in ids(c3, "input")]
+    return out
+
+
 # --- Exercise 3 ------------------------------------------------------------------------------
 
 
@@ -390,9 +419,12 @@ def layer_table(analysis: Mapping, model: str) -> str | None:
         return None
     import pandas as pd
 
+    # Layers without weights of their own (activations, dropout, flatten) and batch
+    # normalisation are left out; the totals below the table count every layer.
+    rows = [r for r in rows if r["type"] in ("Conv2D", "MaxPooling2D", "Dense")]
     df = pd.DataFrame([{
         "Layer": r["name"], "Type": r["type"], "Output": r["output_shape"],
-        "Params": thousands(r["params"]), "Non-train.": thousands(r["non_trainable"]),
+        "Params": thousands(r["params"]),
         "RF": f"{r['receptive_field']}×{r['receptive_field']}" if r.get("receptive_field") else "—",
         "MACs": thousands(r["macs"]) if r.get("macs") else "—",
     } for r in rows])
@@ -425,6 +457,7 @@ def context(claims: ClaimBook, results: Mapping, visuals: Mapping, analysis: Map
         "ex2": {"fields": ex2_fields(visuals, c1_best) if c1_best else {"text": "", "last": None},
                 "vgg_field": receptive_fields(VGG_TYPES)[-1][0],
                 "inputs": input_images(analysis, visuals.get("image_index", 12)),
+                "figs": ex2_figures(visuals),
                 **ex2(claims, visuals, profile)},
         "ex3": ex3(claims, results, profile, c1_best, totals),
         "per_class": {n: per_class(analysis, n) for n in (analysis or {}).get("models", [])},
