@@ -18,6 +18,7 @@ from typing import Mapping
 from . import stats
 from .claims import ClaimBook
 from .config import AUGMENTATIONS, EXPERIMENTS
+from .data import CLASS_NAMES
 from .formats import article, join_and, num, pct, points, pts, thousands
 
 # Conclusion -> the profiles in which the prose asserts it (and the data may contradict it).
@@ -285,7 +286,7 @@ def ex2_fields(visuals: Mapping, exp: str) -> dict:
 def ex2(claims: ClaimBook, visuals: Mapping, profile: str) -> dict:
     """Lists and checked relations of 2 c), for the visualised Exercise-1 model."""
     chosen = visuals.get("chosen", {}).get("ex1")
-    out = {"candidates": "", "convs": "", "silent": "", "pools": []}
+    out = {"candidates": "", "convs": "", "silent": "", "pools": [], "deep": {}}
     if not chosen:
         return out
     exp = chosen["experiment"]
@@ -297,6 +298,19 @@ def ex2(claims: ClaimBook, visuals: Mapping, profile: str) -> dict:
     out["convs"] = join_and(n for n in order if facts[n]["type"] == "conv")
     out["silent"] = join_and(f"{facts[n]['dead_channels']} of {facts[n]['shape'][-1]} after {n}"
                              for n in order if facts[n]["type"] == "relu" and facts[n]["dead_channels"] > 0)
+    relus = [(n, facts[n]["zero_fraction"]) for n in order if facts[n]["type"] == "relu"]
+    convs = [n for n in order if facts[n]["type"] == "conv"]
+    out["conv_zero"] = join_and(sorted({pct(facts[n]["zero_fraction"]) for n in convs}))
+    out["first_channels"] = facts[convs[0]]["shape"][-1] if convs else 0
+    out["relu_first"] = f"{relus[0][0]}, {pct(relus[0][1])}" if relus else ""
+    out["relu_last"] = f"{relus[-1][0]}, {pct(relus[-1][1])}" if len(relus) > 1 else ""
+    out["relu_trend"] = (claims.increasing(relus, f"share of exactly-zero values after each ReLU of {exp}")
+                         if len(relus) > 1 else "")
+    out["pool_shapes"] = join_and(f"{n}: {facts[n]['shape'][0]} × {facts[n]['shape'][1]}"
+                                  for n in order if facts[n]["type"] == "pool")
+    out["image"] = article(CLASS_NAMES[model["true_label"]])
+    out["predicted"] = CLASS_NAMES[model["predicted_label"]]
+    out["probability"] = pct(model["probability"])
     e = "lower" if asserts(profile, "pooling_lowers_zero_share") else None
     for i, n in enumerate(order):
         if facts[n]["type"] == "pool" and i > 0:
@@ -305,7 +319,29 @@ def ex2(claims: ClaimBook, visuals: Mapping, profile: str) -> dict:
                                                 facts[n]["zero_fraction"], prev, facts[prev]["zero_fraction"],
                                                 expect=e))
     out["asserts_pools"] = e is not None
+    out["deep"] = ex2_deep(claims, visuals)
     return out
+
+
+def ex2_deep(claims: ClaimBook, visuals: Mapping) -> dict:
+    """The VGG net's first and last ReLU and its last pooling, for the end of 2 c)."""
+    exp = visuals.get("chosen", {}).get("ex3", {}).get("experiment")
+    model = visuals.get("models", {}).get(exp) if exp else None
+    if not model:
+        return {}
+    facts, order = model["facts"], model["layers"]
+    relus = [n for n in order if facts[n]["type"] == "relu"]
+    pools = [n for n in order if facts[n]["type"] == "pool"]
+    if len(relus) < 2 or not pools:
+        return {}
+    first, last = relus[0], relus[-1]
+    side = lambda n: f"{facts[n]['shape'][0]} × {facts[n]['shape'][1]}"  # noqa: E731
+    return {
+        "name": exp, "first": first, "last": last, "last_maps": side(last), "last_pool": side(pools[-1]),
+        "first_zero": pct(facts[first]["zero_fraction"]), "last_zero": pct(facts[last]["zero_fraction"]),
+        "zero_claim": claims.relation(f"share of exactly-zero values in {exp}", last, facts[last]["zero_fraction"],
+                                      first, facts[first]["zero_fraction"]),
+    }
 
 
 def ex2_figures(visuals: Mapping) -> dict:
