@@ -48,11 +48,11 @@ def pct(x, digits: int = 1) -> str:
 def points(x, digits: int = 1, sign: bool = True) -> str:
     """A difference of two fractions in percentage points: points(0.014) -> "+1.4 points".
 
-    With sign=False the magnitude is written without a sign: "1.4 points" (use it after
-    "by", where the direction is in the words).
+    With sign=False a positive value has no "+" ("1.4 points", for a quantity such as a
+    gap or a spread); a negative one keeps its "-". After "by", pass the magnitude.
     """
     value = 100.0 * finite(x)
-    text = fixed(abs(value) if not sign else value, digits, sign)
+    text = fixed(value, digits, sign)
     unit = "point" if abs(float(text)) == 1.0 else "points"
     return f"{text} {unit}"
 

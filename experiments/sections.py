@@ -143,7 +143,10 @@ def recipe(result: Mapping) -> dict:
         "smoothed": result.get("label_smoothing", 0.0) > 0,
         "decayed": result.get("weight_decay", 0.0) > 0,
         "batch_size": result["batch_size"],
-        "epochs": result["epochs"],
+        "epochs": f"{result['epochs']} epoch{'s' if result['epochs'] != 1 else ''}",
+        # Keras' label smoothing over K classes: targets 1 - s + s/K and s/K.
+        "true_target": num(1 - result.get("label_smoothing", 0.0) + result.get("label_smoothing", 0.0) / 10, 2),
+        "other_target": num(result.get("label_smoothing", 0.0) / 10, 2),
     }
 
 
@@ -160,6 +163,9 @@ def ex1(claims: ClaimBook, results: Mapping, profile: str) -> dict:
     names = [n for n, e in EXPERIMENTS.items() if e["exercise"] == 1]
     augs = nested_strategies([n for n in names if n != "baseline" and n in results])
     out: dict = {"augs": augs, "ready": "baseline" in results and bool(augs)}
+    if "baseline" in results:
+        b = results["baseline"]
+        out["baseline_gap"] = points(b["train_accuracy"] - b["test_accuracy"], 1, sign=False)
     if not out["ready"]:
         return out
     spread = spread_of(results, names)
