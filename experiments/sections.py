@@ -353,8 +353,10 @@ def ex2_deep(claims: ClaimBook, visuals: Mapping) -> dict:
 def ex2_figures(visuals: Mapping) -> dict:
     """Which Exercise-2 figures the report places (the build draws more; `invoke visualize` shows any).
 
-    The first convolution's filters of the Exercise-1 model (2 b) asks for one layer), every
-    CONV/RELU/MAXP map of that model (2 c), and the first and last ReLU of the VGG net.
+    The first convolution's filters of the Exercise-1 model (2 b) asks for one layer); the
+    CONV, RELU and MAXP maps of that model's first and last convolution stage (2 c; the
+    facts table covers every layer); and the last ReLU of the VGG net, whose first maps
+    look like the baseline's.
     """
     chosen = visuals.get("chosen", {})
     models = visuals.get("models", {})
@@ -362,19 +364,31 @@ def ex2_figures(visuals: Mapping) -> dict:
     def ids(exp, kind):
         return [r for r in models.get(exp, {}).get("figures", []) if r["kind"] == kind]
 
-    out = {"filters": [], "filters_layer": None, "acts": [], "input": [], "vacts": [], "vinput": []}
+    out = {"filters": [], "filters_layer": None, "acts": [], "acts_layers": "", "input": [], "vacts": [], "vinput": []}
     c1 = chosen.get("ex1", {}).get("experiment")
     if c1:
         filters = ids(c1, "filters")
         out["filters"] = [r["id"] for r in filters[:1]]
         out["filters_layer"] = filters[0]["layer"] if filters else None
-        out["acts"] = [r["id"] for r in ids(c1, "activations")]
+        facts = models.get(c1, {}).get("facts", {})
+        acts = ids(c1, "activations")
+        convs = [r for r in acts if facts.get(r["layer"], {}).get("type") == "conv"]
+        # Leave out the middle convolution stages (from the second conv up to the first pooling's input).
+        middle = {r["layer"] for r in convs[1:-1]}
+        order = models.get(c1, {}).get("layers", [])
+        for name in list(middle):
+            i = order.index(name)
+            while i + 1 < len(order) and facts[order[i + 1]]["type"] == "relu":
+                middle.add(order[i + 1])
+                i += 1
+        out["acts"] = [r["id"] for r in acts if r["layer"] not in middle]
+        out["acts_layers"] = join_and(r["layer"] for r in acts if r["layer"] not in middle)
         out["input"] = [r["id"] for r in ids(c1, "input")]
     c3 = chosen.get("ex3", {}).get("experiment")
     if c3:
         facts = models.get(c3, {}).get("facts", {})
         acts = [r for r in ids(c3, "activations") if facts.get(r["layer"], {}).get("type") == "relu"]
-        out["vacts"] = [r["id"] for r in (acts[:1] + acts[-1:] if len(acts) > 1 else acts)]
+        out["vacts"] = [r["id"] for r in acts[-1:]]
         out["vinput"] = [r["id"] for r in ids(c3, "input")]
     return out
 
