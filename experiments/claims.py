@@ -275,8 +275,8 @@ class ClaimBook:
         found = stats.direction(diff)
         d = m.diff(diff["mean"])
         if found == stats.SINGLE:
-            text = (f"Comparing the {label} of {A} and {B}, {seeds} a single run cannot "
-                    f"settle it: {m.value(va[0])} vs {m.value(vb[0])} ({d}).")
+            text = (f"Comparing the {label} of {A} and {B}, {seeds} there is no interval to tell "
+                    f"the difference from seed noise: {m.value(va[0])} vs {m.value(vb[0])} ({d}).")
         elif found == stats.UNCLEAR:
             text = (f"There is no clear difference in {label} between {A} and {B}: "
                     f"{d} ({self._ci(m, diff)}, {seeds}; the interval includes zero).")
@@ -322,7 +322,7 @@ class ClaimBook:
         elif lead == stats.SINGLE:
             found = f"single: {top} leads"
             text = (f"{T} has the {most} {m.label} of the {k} compared experiments, {pair}; "
-                    f"difference {d}), but {seeds} a single run cannot settle it.")
+                    f"difference {d}), but {seeds} there is no interval to tell the lead from seed noise.")
         else:
             found = f"unclear: {top} leads"
             text = (f"{T} has the {most} mean {m.label} of the {k} compared experiments, "
@@ -476,7 +476,7 @@ class ClaimBook:
         """The values of `a` and `b` on the seeds both ran, and how to say how many.
 
         The third item is "n = 3 seeds" for intervals, or for a single pair the phrase
-        that opens "... a single run cannot settle it".
+        that opens "... there is no interval to tell the difference from seed noise".
         """
         seeds_a, va = self._per_seed(a, metric)
         seeds_b, vb = self._per_seed(b, metric)

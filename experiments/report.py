@@ -341,6 +341,22 @@ class Numbering:
             return "42%"
         return "100%"
 
+    # Boilerplate that activation captions repeat: said in full on the first grid only.
+    GRID_BOILERPLATE = [
+        (re.compile(r": all \d+ channels, one tile per channel labelled with its index, drawn pixel for pixel\."), "."),
+        (re.compile(r"One colour scale is shared by every tile of the layer \(one colour bar\): "), "Colour scale: "),
+        (re.compile(r", so tiles compare directly"), ""),
+    ]
+
+    def caption(self, rec: dict) -> str:
+        """The caption of a figure; activation grids after the first drop the shared boilerplate."""
+        text = rec["caption"]
+        if rec.get("kind") == "activations":
+            if any(r.get("kind") == "activations" for r in self.used[:-1]):
+                for pattern, repl in self.GRID_BOILERPLATE:
+                    text = pattern.sub(repl, text)
+        return text
+
     def figure(self, fig_id: str, width: str | None = None) -> str:
         if fig_id not in self.figures:
             known = ", ".join(sorted(self.figures)) or "none"
@@ -351,7 +367,7 @@ class Numbering:
         block = (
             f'<figure id="fig-{html.escape(fig_id)}"><img src="figures/{html.escape(rec["path"])}" '
             f'style="width:{html.escape(width)}" alt="{html.escape(rec["caption"])}">'
-            f"<figcaption><b>Figure {{n}}.</b> {html.escape(rec['caption'])}</figcaption></figure>"
+            f"<figcaption><b>Figure {{n}}.</b> {html.escape(self.caption(rec))}</figcaption></figure>"
         )
         return self._place("figure", f"fig-{fig_id}", block)
 

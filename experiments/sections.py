@@ -405,7 +405,21 @@ def ex3(claims: ClaimBook, results: Mapping, profile: str, c1_best: str | None, 
     first = results[present[0]]
     out["recipe"] = recipe(first)
     if "baseline" in results:
-        out["baseline_recipe"] = recipe(results["baseline"])
+        b = results["baseline"]
+        out["baseline_recipe"] = recipe(b)
+        changes = ["depth", "batch normalisation", "dropout"]
+        if first["optimizer"] != b["optimizer"] or first.get("weight_decay", 0) != b.get("weight_decay", 0):
+            changes.append("the optimiser")
+        if first["learning_rate"] != b["learning_rate"] or first.get("schedule") != b.get("schedule"):
+            changes.append("the learning rate and its schedule")
+        if first.get("label_smoothing", 0) != b.get("label_smoothing", 0):
+            changes.append("the loss (label smoothing)")
+        if first["epochs"] != b["epochs"]:
+            changes.append(f"the number of epochs ({b['epochs']} → {first['epochs']})")
+        if first["train_size"] != b["train_size"]:
+            changes.append(f"the number of training images ({thousands(b['train_size'])} → {thousands(first['train_size'])})")
+        changes.append("the number of parameters")
+        out["changes"] = join_and(changes)
 
     # Parameters: trainable and non-trainable apart when the analysis counted them.
     vt = totals.get("vgg") or {}
@@ -487,6 +501,23 @@ def layer_table(analysis: Mapping, model: str) -> str | None:
     return df.to_html(index=False, classes="results layers", border=0, escape=True)
 
 
+def paper_table(analysis: Mapping) -> str | None:
+    """The Inception-v4 paper's single-model results beside ResNet's, as the analysis step recorded them."""
+    rows = ((analysis or {}).get("inception") or {}).get("paper_results") or []
+    if not rows:
+        return None
+    import pandas as pd
+
+    def err(v):
+        if v is None:
+            return "—"
+        return pct(v) if v <= 1 else f"{num(v, 1)} %"
+
+    df = pd.DataFrame([{"Network": r["model"], "Top-1 error": err(r.get("top1")), "Top-5 error": err(r.get("top5")),
+                        "Source": r.get("table", "")} for r in rows])
+    return df.to_html(index=False, classes="results paper-results", border=0, escape=True)
+
+
 def input_images(analysis: Mapping, image_index: int) -> dict:
     """Which picture X_train[index] is in this build's copy of the data, and whether it is the official one."""
     inputs = (analysis or {}).get("inputs") or {}
@@ -519,5 +550,6 @@ def context(claims: ClaimBook, results: Mapping, visuals: Mapping, analysis: Map
         "per_class": {n: per_class(analysis, n) for n in (analysis or {}).get("models", [])},
         "classes1": per_class_block(analysis, 1),
         "classes3": per_class_block(analysis, 3),
+        "paper_table": paper_table(analysis),
         "asserted_conclusions": asserted,
     }
