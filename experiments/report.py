@@ -333,8 +333,8 @@ class Numbering:
             return "100%"
         if kind == "input":
             return "62%"
-        if kind in ("augmentation",):
-            return "80%"
+        if kind == "augmentation":
+            return "62%"
         if kind == "confusion":
             return "58%"
         if kind == "schematic":

@@ -344,6 +344,7 @@ def ex2_deep(claims: ClaimBook, visuals: Mapping) -> dict:
     side = lambda n: f"{facts[n]['shape'][0]} × {facts[n]['shape'][1]}"  # noqa: E731
     return {
         "name": exp, "first": first, "last": last, "last_maps": side(last), "last_pool": side(pools[-1]),
+        "predicted": CLASS_NAMES[model["predicted_label"]], "probability": pct(model["probability"]),
         "first_zero": pct(facts[first]["zero_fraction"]), "last_zero": pct(facts[last]["zero_fraction"]),
         "zero_claim": claims.relation(f"share of exactly-zero values in {exp}", last, facts[last]["zero_fraction"],
                                       first, facts[first]["zero_fraction"]),
@@ -364,7 +365,7 @@ def ex2_figures(visuals: Mapping) -> dict:
     def ids(exp, kind):
         return [r for r in models.get(exp, {}).get("figures", []) if r["kind"] == kind]
 
-    out = {"filters": [], "filters_layer": None, "acts": [], "acts_layers": "", "input": [], "vacts": [], "vinput": []}
+    out = {"filters": [], "filters_layer": None, "acts": [], "acts_layers": "", "input": [], "vacts": []}
     c1 = chosen.get("ex1", {}).get("experiment")
     if c1:
         filters = ids(c1, "filters")
@@ -389,7 +390,7 @@ def ex2_figures(visuals: Mapping) -> dict:
         facts = models.get(c3, {}).get("facts", {})
         acts = [r for r in ids(c3, "activations") if facts.get(r["layer"], {}).get("type") == "relu"]
         out["vacts"] = [r["id"] for r in acts[-1:]]
-        out["vinput"] = [r["id"] for r in ids(c3, "input")]
+        # The VGG net sees the same picture as the baseline: its input figure is not repeated.
     return out
 
 
