@@ -492,11 +492,15 @@ def layer_table(analysis: Mapping, model: str) -> str | None:
 
     # Layers without weights of their own (activations, dropout, flatten) and batch
     # normalisation are left out; the totals below the table count every layer.
-    rows = [r for r in rows if r["type"] in ("Conv2D", "MaxPooling2D", "Dense")]
+    # (The analysis step names types "conv", "pool", "dense"; Keras class names are accepted too.)
+    kinds = {"conv": "conv", "Conv2D": "conv", "pool": "pool", "MaxPooling2D": "pool", "dense": "dense", "Dense": "dense"}
+    rows = [r for r in rows if r["type"] in kinds]
     df = pd.DataFrame([{
-        "Layer": r["name"], "Type": r["type"], "Output": r["output_shape"],
+        "Layer": r["name"], "Type": kinds[r["type"]], "Output": r["output_shape"],
         "Params": thousands(r["params"]),
-        "RF": f"{r['receptive_field']}×{r['receptive_field']}" if r.get("receptive_field") else "—",
+        # The receptive field is a spatial notion: shown for convolutions and poolings only.
+        "RF": (f"{r['receptive_field']}×{r['receptive_field']}"
+               if r.get("receptive_field") and kinds[r["type"]] != "dense" else "—"),
         "MACs": thousands(r["macs"]) if r.get("macs") else "—",
     } for r in rows])
     return df.to_html(index=False, classes="results layers", border=0, escape=True)

@@ -123,14 +123,14 @@ def fake_analysis(results: dict) -> dict:
         return {"name": name, "type": kind, "output_shape": shape, "params": params, "trainable": params - nt,
                 "non_trainable": nt, "receptive_field": rf, "macs": macs}
 
-    baseline = [row("conv1", "Conv2D", "32×32×32", 896, 0, 3, 884736), row("relu1", "ReLU", "32×32×32", 0, 0, 3, 0),
-                row("conv2", "Conv2D", "32×32×32", 9248, 0, 5, 9437184), row("relu2", "ReLU", "32×32×32", 0, 0, 5, 0),
-                row("pool1", "MaxPooling2D", "16×16×32", 0, 0, 6, 0), row("conv3", "Conv2D", "16×16×32", 9248, 0, 10, 2359296),
-                row("relu3", "ReLU", "16×16×32", 0, 0, 10, 0), row("pool2", "MaxPooling2D", "8×8×32", 0, 0, 12, 0),
-                row("flatten", "Flatten", "2048", 0, 0, None, 0), row("dense", "Dense", "10", 20490, 0, None, 20480)]
-    vgg = [row("conv1_1", "Conv2D", "32×32×64", 1792, 0, 3, 1769472), row("bn1_1", "BatchNormalization", "32×32×64", 256, 128, 3, 0),
-           row("pool4", "MaxPooling2D", "2×2×64", 0, 0, 106, 0), row("dense", "Dense", "256", 65792, 0, None, 65536),
-           row("out", "Dense", "10", 2570, 0, None, 2560)]
+    baseline = [row("conv1", "conv", "32×32×32", 896, 0, 3, 884736), row("relu1", "relu", "32×32×32", 0, 0, 3, 0),
+                row("conv2", "conv", "32×32×32", 9248, 0, 5, 9437184), row("relu2", "relu", "32×32×32", 0, 0, 5, 0),
+                row("pool1", "pool", "16×16×32", 0, 0, 6, 0), row("conv3", "conv", "16×16×32", 9248, 0, 10, 2359296),
+                row("relu3", "relu", "16×16×32", 0, 0, 10, 0), row("pool2", "pool", "8×8×32", 0, 0, 12, 0),
+                row("flatten", "flatten", "2048", 0, 0, None, 0), row("dense", "dense", "10", 20490, 0, None, 20480)]
+    vgg = [row("conv1_1", "conv", "32×32×64", 1792, 0, 3, 1769472), row("bn1_1", "bn", "32×32×64", 256, 128, 3, 0),
+           row("pool4", "pool", "2×2×64", 0, 0, 106, 0), row("dense", "dense", "256", 65792, 0, None, 65536),
+           row("out", "dense", "10", 2570, 0, None, 2560)]
     return {
         "models": models, "per_class": per_class, "layers": {"baseline": baseline, "vgg": vgg},
         "totals": {"baseline": {"trainable": 39882, "non_trainable": 0, "macs": 12702208},
