@@ -14,12 +14,11 @@ asserted), "contradicted" (the data shows the opposite, including a single run t
 points the other way), "undecided" (the data cannot settle it: the interval includes
 zero, or one run points the asserted way) and "missing" (an experiment has no results).
 
-Also the number formatters the templates use: `pct`, `pts`, `num`.
+The number formatters (`pct`, `pts`, `num`) live in `formats` and are re-exported here.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
@@ -27,6 +26,7 @@ from typing import Callable, Mapping, Sequence
 from . import stats
 from .config import EXPERIMENTS
 from .errors import ReportError
+from .formats import finite as _finite, join_and as _and, num, pct, points, pts  # noqa: F401 (re-exported)
 
 SUPPORTED = "supported"
 CONTRADICTED = "contradicted"
@@ -34,56 +34,6 @@ UNDECIDED = "undecided"
 MISSING = "missing"
 
 CONFIDENCE = 0.95  # level of every interval in the report
-
-
-# --- number formatting -------------------------------------------------------------
-
-def _finite(x) -> float:
-    """`x` as a float; ValueError for None, booleans, strings, NaN and infinities."""
-    if x is None or isinstance(x, (bool, str, bytes)):
-        raise ValueError(f"cannot format {x!r} as a number")
-    try:
-        value = float(x)
-    except (TypeError, ValueError):
-        raise ValueError(f"cannot format {x!r} as a number") from None
-    if not math.isfinite(value):
-        raise ValueError(f"cannot format {x!r}: the value is not finite")
-    return value
-
-
-def _fixed(value: float, digits: int, sign: bool) -> str:
-    """`value` with `digits` decimals; a "+" in front of positives if `sign`.
-
-    A value that rounds to zero is written without a sign ("0.0", never "-0.0").
-    """
-    text = f"{value:.{digits}f}"
-    if float(text) == 0.0:
-        return text.lstrip("-")
-    return f"+{text}" if sign and value > 0 else text
-
-
-def num(x, digits: int = 3, sign: bool = False) -> str:
-    """A plain number: num(0.8123) -> "0.812"; num(0.05, sign=True) -> "+0.050"."""
-    return _fixed(_finite(x), digits, sign)
-
-
-def pct(x, digits: int = 1) -> str:
-    """A fraction as a percentage: pct(0.7123) -> "71.2 %"."""
-    return f"{_fixed(100.0 * _finite(x), digits, sign=False)} %"
-
-
-def _in_points(x, digits: int, sign: bool) -> str:
-    text = _fixed(100.0 * _finite(x), digits, sign)
-    unit = "point" if abs(float(text)) == 1.0 else "points"
-    return f"{text} {unit}"
-
-
-def pts(x, digits: int = 1) -> str:
-    """A difference of two fractions in signed percentage points.
-
-    pts(0.014) -> "+1.4 points", pts(-0.01) -> "-1.0 point", pts(0) -> "0.0 points".
-    """
-    return _in_points(x, digits, sign=True)
 
 
 # --- metrics -------------------------------------------------------------------------
@@ -95,6 +45,9 @@ class _Metric:
     better: str  # stats.HIGHER or stats.LOWER: which way is better (used by `best`)
 
     def value(self, x: float) -> str:
+        if self.kind == "accuracy" and self.label.endswith("gap"):
+            # A gap is itself a difference of two accuracies: points, not per cent.
+            return f"{num(100.0 * x, 1)} points"
         return pct(x) if self.kind == "accuracy" else num(x)
 
     def diff(self, x: float) -> str:
@@ -102,7 +55,7 @@ class _Metric:
 
     def spread(self, x: float) -> str:
         """A standard deviation across seeds (in points for accuracies)."""
-        return _in_points(x, 1, sign=False) if self.kind == "accuracy" else num(x)
+        return points(x, 1, sign=False) if self.kind == "accuracy" else num(x)
 
     def bound(self, x: float) -> str:
         """One end of the interval of a difference, signed, without a unit."""
@@ -154,11 +107,6 @@ class ClaimText(str):
         text = super().__new__(cls, claim.text)
         text.claim = claim
         return text
-
-
-def _and(parts: Sequence[str]) -> str:
-    """"a", "a and b", "a, b and c"."""
-    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
 
 
 def _slug(text: str) -> str:
@@ -327,8 +275,8 @@ class ClaimBook:
         found = stats.direction(diff)
         d = m.diff(diff["mean"])
         if found == stats.SINGLE:
-            text = (f"Comparing the {label} of {A} and {B}, {seeds} a single run cannot "
-                    f"settle it: {m.value(va[0])} vs {m.value(vb[0])} ({d}).")
+            text = (f"Comparing the {label} of {A} and {B}, {seeds} there is no interval to tell "
+                    f"the difference from seed noise: {m.value(va[0])} vs {m.value(vb[0])} ({d}).")
         elif found == stats.UNCLEAR:
             text = (f"There is no clear difference in {label} between {A} and {B}: "
                     f"{d} ({self._ci(m, diff)}, {seeds}; the interval includes zero).")
@@ -374,7 +322,7 @@ class ClaimBook:
         elif lead == stats.SINGLE:
             found = f"single: {top} leads"
             text = (f"{T} has the {most} {m.label} of the {k} compared experiments, {pair}; "
-                    f"difference {d}), but {seeds} a single run cannot settle it.")
+                    f"difference {d}), but {seeds} there is no interval to tell the lead from seed noise.")
         else:
             found = f"unclear: {top} leads"
             text = (f"{T} has the {most} mean {m.label} of the {k} compared experiments, "
@@ -528,7 +476,7 @@ class ClaimBook:
         """The values of `a` and `b` on the seeds both ran, and how to say how many.
 
         The third item is "n = 3 seeds" for intervals, or for a single pair the phrase
-        that opens "... a single run cannot settle it".
+        that opens "... there is no interval to tell the difference from seed noise".
         """
         seeds_a, va = self._per_seed(a, metric)
         seeds_b, vb = self._per_seed(b, metric)

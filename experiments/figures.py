@@ -68,7 +68,9 @@ def plot_curves(results: dict, names: list[str], out_path: Path, fig_id: str, wh
                  else "one seed per experiment")
     caption = (
         f"{what}: loss and accuracy per epoch for {', '.join(present)}. Dashed: training "
-        f"(running average over the epoch's augmented batches, dropout active); solid: test set. "
+        f"(Keras' running average over the epoch's batches, augmented where the experiment augments"
+        f"{', with dropout active in the VGG nets' if any(results[p].get('model') == 'vgg' for p in present) else ''}); "
+        f"solid: test set. "
         f"Same axes for every curve; {seeds_txt}."
     )
     return {"id": fig_id, "path": out_path.name, "kind": "curves", "caption": caption}

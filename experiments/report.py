@@ -22,8 +22,9 @@ import re
 import tomllib
 from pathlib import Path
 
-from . import atomic
-from .claims import ClaimBook, num, pct, pts
+from . import atomic, sections
+from .claims import ClaimBook
+from .formats import article, join_and, num, pct, pts, thousands
 from .config import EXPERIMENTS, PROFILES
 from .data import CLASS_NAMES
 from .errors import ReportError
@@ -221,8 +222,14 @@ def _diff_cell(claim) -> str:
     return f"{text} ({_points(n['difference_ci_lo'])} to {_points(n['difference_ci_hi'])})"
 
 
-def comparison_table(claims: ClaimBook, results: dict, names: list[str], base: str) -> str:
-    """Each experiment against `base`: values and paired differences (checked claims)."""
+def comparison_table(claims: ClaimBook, results: dict, names: list[str], base: str,
+                     recorded: dict | None = None) -> str:
+    """Each experiment against `base`: values and paired differences (checked claims).
+
+    `recorded` ({metric: {name: Claim}}) gives claims the section facts already made,
+    with the expectation the prose asserts; the others are made here, asserting nothing.
+    """
+    recorded = recorded or {}
     rows = []
     for name in names:
         if name not in results:
@@ -230,15 +237,13 @@ def comparison_table(claims: ClaimBook, results: dict, names: list[str], base: s
         r = results[name]
         cells = [name]
         for metric in ("test_accuracy", "train_accuracy", "gap"):
-            value = r["train_accuracy"] - r["test_accuracy"] if metric == "gap" else r[metric]
-            cells.append(_points(value) if metric == "gap" else pct(value))
-            cells.append(_diff_cell(claims.compare(metric, name, base).claim))
+            claim = recorded.get(metric, {}).get(name) or claims.compare(metric, name, base).claim
+            cells.append(_diff_cell(claim))
         rows.append(cells)
     if not rows:
         return "<p class='missing'>No results yet.</p>"
-    return _html_table(["Experiment", "Test acc.", f"Δ test acc. vs {base} (95 % CI)", "Train acc.",
-                        f"Δ train acc. vs {base} (95 % CI)", "Gap (points)", f"Δ gap vs {base} (95 % CI)"],
-                       rows, "results compare")
+    # The values themselves are in the results table; this one holds the differences only.
+    return _html_table(["Experiment", "Δ test accuracy", "Δ train accuracy", "Δ gap"], rows, "results compare")
 
 
 def overfitting_table(results: dict, names: list[str]) -> str:
@@ -322,15 +327,37 @@ class Numbering:
 
     @staticmethod
     def default_width(rec: dict) -> str:
-        """Sizes that put two activation or filter grids on one page."""
-        tiles = rec.get("tiles") or 0
-        if rec.get("kind") in ("activations", "filters"):
-            return "58%" if tiles > 32 else "88%"
-        if rec.get("kind") == "input":
-            return "75%"
-        if rec.get("kind") == "augmentation":
-            return "75%"
+        """The printed width of a figure, by kind."""
+        # Grids are drawn 7 in wide with 6.5-pt tile labels: at the full text width (about
+        # 6.5 in) the labels print at 6 pt, so no grid is shrunk below it.
+        kind = rec.get("kind")
+        if kind in ("activations", "filters", "misclassified"):
+            return "100%"
+        if kind == "input":
+            return "62%"
+        if kind == "augmentation":
+            return "62%"
+        if kind == "confusion":
+            return "58%"
+        if kind == "schematic":
+            return "42%"
         return "100%"
+
+    # Boilerplate that activation captions repeat: said in full on the first grid only.
+    GRID_BOILERPLATE = [
+        (re.compile(r": all \d+ channels, one tile per channel labelled with its index, drawn pixel for pixel\."), "."),
+        (re.compile(r"One colour scale is shared by every tile of the layer \(one colour bar\): "), "Colour scale: "),
+        (re.compile(r", so tiles compare directly"), ""),
+    ]
+
+    def caption(self, rec: dict) -> str:
+        """The caption of a figure; activation grids after the first drop the shared boilerplate."""
+        text = rec["caption"]
+        if rec.get("kind") == "activations":
+            if any(r.get("kind") == "activations" for r in self.used[:-1]):
+                for pattern, repl in self.GRID_BOILERPLATE:
+                    text = pattern.sub(repl, text)
+        return text
 
     def figure(self, fig_id: str, width: str | None = None) -> str:
         if fig_id not in self.figures:
@@ -342,7 +369,7 @@ class Numbering:
         block = (
             f'<figure id="fig-{html.escape(fig_id)}"><img src="figures/{html.escape(rec["path"])}" '
             f'style="width:{html.escape(width)}" alt="{html.escape(rec["caption"])}">'
-            f"<figcaption><b>Figure {{n}}.</b> {html.escape(rec['caption'])}</figcaption></figure>"
+            f"<figcaption><b>Figure {{n}}.</b> {html.escape(self.caption(rec))}</figcaption></figure>"
         )
         return self._place("figure", f"fig-{fig_id}", block)
 
@@ -394,11 +421,12 @@ class Numbering:
         return self.REF.sub(swap, text)
 
 
-def _join_and(items) -> str:
-    items = [str(i) for i in items]
-    if not items:
-        return ""
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+ABSOLUTE_PATH = re.compile(r"(?<![\w.])(?:/[^\s/()]+)+/([^\s/()]+)")
+
+
+def without_dirs(text) -> str:
+    """Absolute paths in `text` reduced to their file names (the report names data by file name and fingerprint)."""
+    return ABSOLUTE_PATH.sub(r"\1", str(text))
 
 
 def jinja_env(templates_dir: Path = TEMPLATES, prose_dir: Path = PROSE):
@@ -418,7 +446,7 @@ def jinja_env(templates_dir: Path = TEMPLATES, prose_dir: Path = PROSE):
     env.filters.update(
         pct=pct, pts=pts, num=num, lower_first=lambda s: s[:1].lower() + s[1:],
         upper_first=lambda s: s[:1].upper() + s[1:],
-        join_and=_join_and, thousands=lambda n: f"{int(n):,}",
+        join_and=join_and, thousands=thousands, article=article, without_dirs=without_dirs,
         bold=lambda items: [f"**{i}**" for i in items],
     )
     return env
@@ -496,11 +524,21 @@ def load_meta(prose_dir: Path = PROSE) -> dict:
 
 
 def build_context(results: dict, problems: dict, figures: dict, visuals: dict, provenance: dict,
-                  profile: str, strict: bool, prose_dir: Path = PROSE) -> tuple[dict, ClaimBook, Numbering]:
+                  profile: str, strict: bool, prose_dir: Path = PROSE,
+                  analysis: dict | None = None) -> tuple[dict, ClaimBook, Numbering]:
     # Claims name experiments by the short ids the tables and figure legends use.
     claims = ClaimBook(results, facts=visuals, strict=strict, names={n: n for n in EXPERIMENTS})
     numbering = Numbering(figures)
+    analysis = analysis or {}
+    S = sections.context(claims, results, visuals, analysis, profile)
     context = {
+        "S": S,
+        "analysis": analysis,
+        "has_figure": lambda fig_id: fig_id in figures,
+        # Optional blocks (the analysis step's): placed when the build made them, else nothing.
+        "figure_if": lambda fig_id: numbering.figure(fig_id) if fig_id in figures else "",
+        "table_if": lambda html_text, caption, table_id: numbering.table(html_text, caption, table_id) if html_text else "",
+        "layer_table": lambda model: sections.layer_table(analysis, model),
         "meta": load_meta(prose_dir),
         "profile": profile,
         "profile_info": PROFILES[profile],
@@ -518,7 +556,8 @@ def build_context(results: dict, problems: dict, figures: dict, visuals: dict, p
         "ref": numbering.ref,
         "results_table": lambda names: results_table(results, names),
         "strategies_table": lambda names: strategies_table(results, names),
-        "comparison_table": lambda names, base: comparison_table(claims, results, names, base),
+        "comparison_table": lambda names, base: comparison_table(
+            claims, results, names, base, S["ex1"].get("claims") if base == "baseline" else None),
         "overfitting_table": lambda names: overfitting_table(results, names),
         "directions": lambda metric, names, base: directions(claims, results, metric, names, base),
         "facts_table": lambda exp: facts_table(visuals, exp),
@@ -547,6 +586,8 @@ def render_html(results: dict, problems: dict, figures: dict, visuals: dict, pro
     """The whole report as one HTML string (pure: reads only templates and prose).
 
     `templates_dir` / `prose_dir` replace `templates/` and `report_src/` (tests use them).
+    `analysis` holds the analysis step's artifacts (per-class results, layer tables, ...);
+    empty or None for a build without them, which still renders.
     """
     import markupsafe
 
@@ -554,8 +595,7 @@ def render_html(results: dict, problems: dict, figures: dict, visuals: dict, pro
     prose_dir = Path(prose_dir or PROSE)
     env = jinja_env(templates_dir, prose_dir)
     context, claims, numbering = build_context(results, problems, figures, visuals, provenance, profile,
-                                               strict, prose_dir)
-    context["analysis"] = analysis or {}  # section 4's facts: build/analysis/analysis.json
+                                               strict, prose_dir, analysis)
     intro = markupsafe.Markup(render_markdown(env, "intro.md", context, numbering))
     sections = []
     for number, title, prose in SECTIONS:

@@ -104,8 +104,8 @@ def test_compare_single_run_matching_sign_is_undecided():
     b = book(run("vgg", [0.698]), run("vgg_aug", [0.712]))
     text = b.compare("test_accuracy", "vgg_aug", "vgg", expect="higher")
     assert text == ("Comparing the test accuracy of VGG-style CNN + flips and shifts and "
-                    "VGG-style CNN, no augmentation, with one seed per experiment a single run "
-                    "cannot settle it: 71.2 % vs 69.8 % (+1.4 points).")
+                    "VGG-style CNN, no augmentation, with one seed per experiment there is no interval "
+                    "to tell the difference from seed noise: 71.2 % vs 69.8 % (+1.4 points).")
     claim = b.records[0]
     assert (claim.verdict, claim.found) == ("undecided", "single")
     assert "difference_ci_lo" not in claim.numbers  # no interval from one pair
@@ -160,7 +160,7 @@ def test_compare_pairs_by_seed_and_says_so():
     assert b.records[0].numbers["difference"] == pytest.approx(0.0325)
 
     b = book(run("baseline", BASE), run("aug_flip", [0.60], seeds=[1236]))
-    assert "with only one seed run by both, a single run cannot settle it: 60.0 % vs 72.0 %" in (
+    assert "with only one seed run by both, there is no interval to tell the difference from seed noise: 60.0 % vs 72.0 %" in (
         b.compare("test_accuracy", "aug_flip", "baseline"))
 
     b = book(run("baseline", BASE), run("aug_flip", [0.60], seeds=[99]))
@@ -219,7 +219,8 @@ def test_best_single_runs():
     assert b.best("test_accuracy", ["vgg", "vgg_aug"], expect="vgg") == (
         "VGG-style CNN + flips and shifts has the highest test accuracy of the 2 compared "
         "experiments, 83.0 % against 80.0 % for VGG-style CNN, no augmentation (runner-up; "
-        "difference +3.0 points), but with one seed per experiment a single run cannot settle it.")
+        "difference +3.0 points), but with one seed per experiment there is no interval to tell the lead "
+        "from seed noise.")
     claim = b.records[0]
     assert (claim.verdict, claim.found) == ("contradicted", "single: vgg_aug leads")
     b.best("test_accuracy", ["vgg_aug", "vgg"], expect="vgg_aug")

@@ -44,8 +44,14 @@ def _model_visuals(exp: str, layers: list[str], channels: int) -> dict:
     facts = {}
     for i, name in enumerate(layers):
         block = name.split("_")[0][-1] if "_" in name else str(1 + sum(1 for n in layers[:i] if n.startswith("pool")))
+        if exp.startswith("vgg") and name.startswith("pool"):
+            block = name[-1]  # the VGG net's pool<k> closes block k
         side = size.get(block, 32) // (2 if name.startswith("pool") else 1)
-        facts[name] = _layer_facts(name, [side, side, channels], zero=0.3 + 0.1 * i / len(layers), dead=i % 3)
+        zero = 0.3 + 0.1 * i / len(layers)
+        if name.startswith("pool") and i > 0:
+            # A 2×2 maximum is zero only where all four inputs are: pooling lowers the share.
+            zero = facts[layers[i - 1]]["zero_fraction"] * 0.4
+        facts[name] = _layer_facts(name, [side, side, channels], zero=zero, dead=i % 3)
     figures = [{"id": f"input-{exp}", "kind": "input", "experiment": exp, "layer": None,
                 "path": f"input-{exp}.png", "tiles": 1, "caption": f"Input image #12 seen by {exp}."}]
     convs = [n for n in layers if n.startswith("conv")]
@@ -159,14 +165,14 @@ def test_three_seeds_render_spread_and_intervals(results_three_seeds):
     assert "±" in text
     assert "95 % CI" in text
     # aug_flip beats the baseline on every seed: the answer says so, with the interval.
-    assert "Yes for aug_flip" in text
+    assert "Yes: aug_flip (+" in text
     flip = next(c for c in claims.records if c.id == "ex1.aug_flip_vs_baseline.test_accuracy")
     assert flip.found == "higher" and flip.numbers["difference_ci_lo"] > 0
     lo, hi = num(100 * flip.numbers["difference_ci_lo"], 1, sign=True), num(100 * flip.numbers["difference_ci_hi"], 1, sign=True)
     assert f"({lo} to {hi})" in text  # the Δ column of the comparison table
     # The one-seed fixture words the same comparison as a single run, without an interval.
     page1, _ = render(fake_results({"baseline": [(0.60, 0.75)], "aug_flip": [(0.63, 0.70)]}))
-    assert "(1 run)" in text_of(page1) and "no interval can be computed" in text_of(page1)
+    assert "(1 run)" in text_of(page1) and "One seed gives no interval" in text_of(page1)
 
 
 def test_partial_results_render_without_errors():
@@ -294,7 +300,7 @@ def test_claims_use_short_names_and_carry_their_verdict(results_one_seed):
     book = ClaimBook(results_one_seed, names={n: n for n in config.EXPERIMENTS})
     text = book.compare("test_accuracy", "aug_shift", "baseline")
     assert text == ("Comparing the test accuracy of aug_shift and baseline, with one seed per experiment "
-                    "a single run cannot settle it: 64.0 % vs 60.0 % (+4.0 points).")
+                    "there is no interval to tell the difference from seed noise: 64.0 % vs 60.0 % (+4.0 points).")
     assert text.claim.found == "single" and text.claim.numbers["difference"] == pytest.approx(0.04)
     # Without names the sentences keep the experiments' titles.
     assert ClaimBook(results_one_seed).compare("test_accuracy", "aug_shift", "baseline").startswith(
@@ -321,3 +327,87 @@ def test_augmentation_layers_are_described_from_their_recorded_arguments():
         "shift by up to ±10 % of the height and ±20 % of the width")
     assert d({"layer": "RandomRotation", "factor": 0.04}) == "rotate by up to ±14.4°"
     assert d({"layer": "RandomContrast", "factor": 0.3}) == "factor = 0.3"
+
+
+# --- asserted conclusions: checks that can fail -------------------------------------------------
+
+
+def _render_profile(results: dict, profile: str, strict: bool, visuals: dict | None = None, analysis=None):
+    visuals = visuals or fake_visuals(results)
+    prov = fake_provenance(results)
+    prov["profile"] = profile
+    return report.render_html(results, {}, fake_figures(results, visuals), visuals, prov, profile, strict,
+                              analysis=analysis)
+
+
+def _seeds(test: float, train: float) -> list[tuple[float, float]]:
+    return [(test + d, train + d) for d in (-0.002, 0.0, 0.003)]
+
+
+# Every conclusion the full-profile prose asserts, turned the other way round.
+CONTRADICTING = {
+    "baseline": _seeds(0.70, 0.72),
+    "aug_flip": _seeds(0.66, 0.80),    # augmentation raises the training accuracy and widens the gap
+    "aug_shift": _seeds(0.65, 0.81),
+    "aug_strong": _seeds(0.68, 0.82),  # the best strategy is below the baseline and beats aug_shift
+    "vgg": _seeds(0.60, 0.62),         # the VGG net is below the baseline and outside 80-85 %
+    "vgg_aug": _seeds(0.59, 0.70),     # augmentation widens the VGG net's gap
+}
+
+
+def test_the_full_fixture_passes_strict_and_asserts_conclusions(results_full):
+    from conftest import fake_analysis
+
+    page, claims = _render_profile(results_full, "full", strict=True, analysis=fake_analysis(results_full))
+    asserted = [c for c in claims.records if c.expected is not None]
+    assert len(asserted) >= 8 and not claims.failures()
+    text = text_of(page)
+    assert f"{len(asserted)} conclusions stated in the prose are checked" in text
+    # The Exercise-3 recipe is stated from the results.
+    assert "AdamW" in text and "0.003" in text and "label smoothing 0.1" in text
+    # Trainable and non-trainable parameters apart; the baseline's receptive fields.
+    assert "477,898 trainable parameters and 1,536 non-trainable" in text
+    assert "3×3 after conv1, 5×5 after conv2, 6×6 after pool1, 10×10 after conv3 and 12×12 after pool2" in text
+    # "No clear change" says what cannot be detected.
+    assert "cannot be detected here" in text
+    # The analysis step's artifacts: per-class sentences, layer tables, the paper's results.
+    assert "does best on the class" in text and "106×106" in text and "Single-model ImageNet results" in text
+    # Exercise 3 against 1: what changes is listed from the data (both ran 10 epochs here).
+    assert "depth, batch normalisation, dropout, the optimiser" in text and "number of epochs" not in text
+
+
+def test_every_asserted_conclusion_fails_strict_when_the_data_contradicts_it(results_full):
+    _, good = _render_profile(results_full, "full", strict=True)
+    asserted = {c.id for c in good.records if c.expected is not None}
+
+    bad = fake_results(CONTRADICTING, profile="full")
+    visuals = fake_visuals(bad)
+    for model in visuals["models"].values():  # pooling that raises the share of zeros
+        for name in model["layers"]:
+            if name.startswith("pool"):
+                model["facts"][name]["zero_fraction"] = 0.99
+    with pytest.raises(ReportError) as err:
+        _render_profile(bad, "full", strict=True, visuals=visuals)
+    message = str(err.value)
+    _, book = _render_profile(bad, "full", strict=False, visuals=visuals)
+    failed = {c.id for c in book.failures()}
+    # As many conclusions are asserted (which experiment leads depends on the data), and
+    # each one is contradicted and named.
+    asserted_bad = {c.id for c in book.records if c.expected is not None}
+    assert len(asserted_bad) == len(asserted)
+    assert failed == asserted_bad
+    for claim_id in asserted_bad:
+        assert claim_id in message, claim_id
+
+
+def test_smoke_asserts_nothing_and_says_so(results_one_seed):
+    page, claims = _render_profile(results_one_seed, "smoke", strict=True)
+    assert not [c for c in claims.records if c.expected is not None]
+    assert "In the smoke profile the prose asserts no conclusion" in text_of(page)
+
+
+def test_the_report_renders_without_analysis_artifacts(results_full):
+    page, _ = _render_profile(results_full, "full", strict=True, analysis={})
+    text = text_of(page)
+    assert "count_params()" in text  # the parameter count says what it includes
+    assert "Confusion" not in text
