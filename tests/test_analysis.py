@@ -238,7 +238,7 @@ def test_the_report_gets_analysis_and_its_figures(results_one_seed, tmp_path):
     prose = tmp_path / "report_src"
     shutil.copytree(report.PROSE, prose)
     with open(prose / "ex4_inception.md", "a") as fh:
-        fh.write('\n\nAnalysed: {{ analysis.models | join("+") }}. {{ figure("confusion-baseline") }}\n')
+        fh.write('\n\nAnalysed: {{ analysis.models | join("+") }}.\n')  # the prose itself places the figure
     visuals = fake_visuals(results_one_seed)
     records = fake_figures(results_one_seed, visuals)
     records["confusion-baseline"] = {"id": "confusion-baseline", "path": "analysis/confusion-baseline.png",
