@@ -3,7 +3,8 @@
 `calibrate()` times a few training steps and one evaluation of each network on random
 arrays (about half a minute on two CPU cores, once per machine, backend and precision
 policy) and caches the rates in `~/.cache/pw09/calibration.json` (`PW09_CACHE` moves it).
-`seconds()` turns a resolved run configuration into an estimate from those rates, and
+`observe()` corrects a rate from a finished run's real epochs. `seconds()` turns a
+resolved run configuration into an estimate from those rates, and
 `plan_lines()` prints the plan that `invoke all` shows before it trains. Reading the
 cache needs no TensorFlow, so `invoke list` shows the same estimates for free.
 """
@@ -111,6 +112,28 @@ def calibrate(backend: str, policy: str = "float32", log=print) -> dict:
     except OSError:  # a read-only home: estimate this time, measure again next time
         pass
     return rates
+
+
+def observe(backend: str, policy: str, cfg: dict, epoch_seconds: list[float]) -> None:
+    """Correct the cached training rate with a finished run's real epochs: a calibration
+    taken while something else loaded the machine would otherwise mislead every later
+    plan. Runs under 5,000 images are too short to say more than the calibration."""
+    n_train = cfg["train_size"] or TRAIN_IMAGES
+    rates = cached(backend, policy)
+    if not rates or n_train < 5_000 or not epoch_seconds:
+        return
+    probe = rates.get(probe_for(cfg))
+    n_test = cfg["test_size"] or TEST_IMAGES
+    training = sorted(epoch_seconds)[len(epoch_seconds) // 2] - n_test / probe["eval_images_per_s"]
+    if training <= 0:
+        return
+    probe["train_images_per_s"] = n_train / training
+    try:
+        table = json.loads(cache_file().read_text())
+        table[machine_key(backend, policy)] = rates
+        atomic.write_json(cache_file(), table)
+    except (OSError, ValueError):
+        pass
 
 
 def probe_for(cfg: dict) -> str:

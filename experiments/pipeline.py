@@ -340,8 +340,10 @@ def train_runs(settings: Settings, names: list[str], source: DataSource, force: 
         }
         progress = {"position": f"run {i + 1}/{len(todo)}", "later_seconds": sum(secs[i + 1:])}
         try:
-            train_run(run.cfg, run.seed, dataset, run.dir, extra=extra, progress=progress)
+            metrics = train_run(run.cfg, run.seed, dataset, run.dir, extra=extra, progress=progress)
             record_run(run.dir)
+            estimate.observe(keras_backend(), metrics["precision_policy"], run.cfg,
+                             [row["seconds"] for row in read_history(run.dir / "history.csv")])
         except TrainingInterrupted as stop:
             raise Interrupted(
                 f"interrupted: {run.experiment} seed {run.seed} stopped after epoch {stop.epochs_done} of {stop.epochs}; "

@@ -130,3 +130,16 @@ def test_backend_chatter_is_filtered_but_warnings_and_errors_pass(verbose):
     assert "a warning the user must see" in proc.stderr and "error: one sentence" in proc.stderr
     chatter = ("cudart_stub", "cuInit", "absl::InitializeLog", "rebuild TensorFlow")
     assert all((c in proc.stderr) == verbose for c in chatter), proc.stderr
+
+
+def test_a_finished_run_corrects_a_calibration_taken_under_load(tmp_path, monkeypatch):
+    monkeypatch.setenv("PW09_CACHE", str(tmp_path))
+    loaded = {probe: dict(r, train_images_per_s=10.0) for probe, r in RATES.items()}  # measured while busy
+    (tmp_path / "calibration.json").write_text(json.dumps({estimate.machine_key("tensorflow"): loaded}))
+    cfg = config.resolve("vgg", "full")
+    # real epochs of 50,000 images at 100 images/s plus 10,000 test images at 1,000/s
+    estimate.observe("tensorflow", "float32", cfg, [510.0, 510.0, 900.0])
+    assert estimate.cached("tensorflow")["vgg"]["train_images_per_s"] == pytest.approx(100.0)
+    assert estimate.cached("tensorflow")["baseline"]["train_images_per_s"] == 10.0  # other networks untouched
+    estimate.observe("tensorflow", "float32", config.resolve("vgg", "smoke"), [1.0])  # too small to say
+    assert estimate.cached("tensorflow")["vgg"]["train_images_per_s"] == pytest.approx(100.0)
