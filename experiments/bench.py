@@ -342,8 +342,10 @@ def table(r: dict) -> list[str]:
         for k, v in d.items():
             yield from leaves(v, f"{path}{k}.") if isinstance(v, dict) else [(f"{path}{k}", v)]
 
-    rows = [f"{p:<56} {f'{v:.4g}' if isinstance(v, float) else '-' if v is None else v!s:>10}  "
-            + (verdict(p.rsplit('.', 1)[-1], v) if p.rsplit('.', 1)[-1] in TARGETS else "")
+    def show(v):
+        return (f"{v:.4g}" if abs(v) < 1000 else f"{v:.0f}") if isinstance(v, float) else "-" if v is None else str(v)
+
+    rows = [f"{p:<56} {show(v):>10}  " + (verdict(p.rsplit('.', 1)[-1], v) if p.rsplit('.', 1)[-1] in TARGETS else "")
             for p, v in leaves(r) if any(fnmatch.fnmatchcase(p, pattern) for pattern in SHOWN)]
     return [f"{'figure (path in bench.json)':<56} {'value':>10}  target", *rows,
             f"load {r['load_before']} -> {r['load_after']} on {r['cpu_count']} CPUs ({r['cpu_model']})"]
