@@ -96,6 +96,7 @@ def plot_schema(fig_dir: Path) -> dict:
                "build, read along the arrows: the stem, the Inception-A, -B and -C grid modules with the Reduction-A "
                "and -B modules between them, then average pooling, dropout and the softmax; the paper's figure that "
                "details each block is given in brackets, and the arrows carry the spatial grid sizes the paper's "
-               "captions state (35\u00d735, 17\u00d717, 8\u00d78). Block counts and channel depths are not shown: "
-               "they could not be checked against the paper's text.")
+               "captions state (35\u00d735, 17\u00d717, 8\u00d78). The schema draws only what the paper's text "
+               "states; the block counts and channel depths, which the paper draws inside its Figure 9, are "
+               "in the text above.")
     return save(fig, fig_dir, "inception-v4", "schematic", None, caption)
