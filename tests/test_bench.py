@@ -122,7 +122,10 @@ def test_bad_reps_is_one_sentence_not_a_traceback(tmp_path):
                                "--out", str(tmp_path / "b.json")], cwd=ROOT, env=env, capture_output=True, text=True,
                               timeout=120)
         assert proc.returncode == 1, proc.stderr
-        assert proc.stderr.startswith("error: --reps must be a positive whole number") and "Traceback" not in proc.stderr
+        lines = proc.stderr.splitlines()
+        assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert lines[0].startswith("error: --reps must be a ") and "whole number" in lines[0] and f"{reps!r}" in lines[0] \
+            or lines[0].startswith("error: --reps must be a positive whole number"), lines[0]
     assert not (tmp_path / "b.json").exists()
 
 
