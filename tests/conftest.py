@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -183,3 +184,18 @@ def calibration_cache(tmp_path_factory):
                                                       for b in {backend, "tensorflow", "torch", "jax"}}))
     os.environ["PW09_CACHE"] = str(folder)
     return folder
+
+
+def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    """A command that must have succeeded (its output tail on failure)."""
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def error_line(proc: subprocess.CompletedProcess) -> str:
+    """The one `error:` line of a failed command, with no traceback."""
+    assert proc.returncode != 0, proc.stdout[-2000:]
+    assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr[-3000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, proc.stderr[-3000:]
+    return errors[0]

@@ -28,7 +28,7 @@ import pytest
 
 from experiments import atomic, build, config, pipeline, report
 
-from conftest import write_image_folder_archive
+from conftest import error_line, ok, write_image_folder_archive
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,19 +72,6 @@ def run(cmd: list[str], build: Path, dist: Path, timeout: int = 300, **env) -> s
 
 def invoke(args: list[str], build: Path, dist: Path, **env) -> subprocess.CompletedProcess:
     return run(["-m", "invoke", *args], build, dist, **env)
-
-
-def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc
-
-
-def error_line(proc: subprocess.CompletedProcess) -> str:
-    assert proc.returncode != 0, proc.stdout[-2000:]
-    assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr[-3000:]
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, proc.stderr[-3000:]
-    return errors[0]
 
 
 def snapshot(*folders: Path) -> dict[str, str]:

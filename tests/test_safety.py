@@ -29,7 +29,8 @@ import pytest
 from experiments import atomic, build, data, pipeline, report
 from experiments.errors import DataError, Pw09Error, ReportError
 
-from conftest import write_image_folder_archive
+import conftest
+from conftest import ok, write_image_folder_archive
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,18 +42,11 @@ def invoke(args: list[str], cwd: Path = ROOT, preexec=None, **env) -> subprocess
                           text=True, timeout=600, preexec_fn=preexec)
 
 
-def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc
-
-
 def error_line(proc: subprocess.CompletedProcess) -> str:
-    assert proc.returncode != 0, proc.stdout[-2000:]
-    assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr[-3000:]
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, proc.stderr[-3000:]
-    assert "; " in errors[0] and errors[0].endswith("."), errors[0]
-    return errors[0]
+    """The one `error:` line, which also names the fix: "what is wrong; what to do."."""
+    line = conftest.error_line(proc)
+    assert "; " in line and line.endswith("."), line
+    return line
 
 
 def settings(build_dir: Path, dist: Path | None = None, **kw) -> pipeline.Settings:
