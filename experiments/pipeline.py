@@ -440,7 +440,8 @@ def publish(settings: Settings, name: str, fingerprint: str) -> dict | None:
         return None
     out = settings.results / name
     current = out / "metrics.json"
-    step = Step(settings, f"results-{name}", deps=[r.dir / f for r in runs for f in RUN_FILES],
+    # The publishing code is a dependency too: a new aggregate (more published keys) republishes.
+    step = Step(settings, f"results-{name}", deps=[r.dir / f for r in runs for f in RUN_FILES] + [Path(__file__)],
                 params={"runs": [r.key for r in runs]},
                 outs=[out / "history.csv", out / "history_seeds.csv", out / "model.keras", current])
     if not step.needed():
