@@ -3,6 +3,12 @@
 `pct`, `pts` and `num` turn measured values into text; `join_and` and `article` build the
 small pieces of English that lists and class names need, so the prose in `report_src/`
 only substitutes values.
+
+Units: an accuracy is a percentage ("71.2 %"); a difference of two percentages, a gap or
+a spread is in points ("+1.4 points"), never in %. `value`, `difference`, `magnitude`,
+`bare`, `spread`, `span` and `interval` apply that rule to a quantity of a given unit:
+PERCENT (accuracies), POINTS (a quantity that is itself a difference of accuracies, such
+as the train–test gap) or PLAIN (losses).
 """
 
 from __future__ import annotations
@@ -73,6 +79,11 @@ def join_and(items: Iterable) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
+def bold(items: Iterable) -> list[str]:
+    """Each item in Markdown bold: bold(["vgg"]) -> ["**vgg**"]."""
+    return [f"**{i}**" for i in items]
+
+
 def article(word: str) -> str:
     """The word with "a" or "an" in front: article("airplane") -> "an airplane"."""
     return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
@@ -81,3 +92,60 @@ def article(word: str) -> str:
 def thousands(n) -> str:
     """An integer with thousands separators: 479434 -> "479,434"."""
     return f"{int(n):,}"
+
+
+def delta(x, digits: int = 1) -> str:
+    """A difference of two fractions as a bare signed number of points: delta(0.026) -> "+2.6".
+
+    For table cells and interval ends whose unit is said once, in a header or after them.
+    """
+    return fixed(100.0 * finite(x), digits, sign=True)
+
+
+# --- quantities of a given unit --------------------------------------------------------------
+
+PERCENT = "percent"  # an accuracy: values in %, differences in points
+POINTS = "points"    # a difference of accuracies (the train–test gap): values and differences in points
+PLAIN = "plain"      # a loss: plain numbers
+UNITS = (PERCENT, POINTS, PLAIN)
+
+
+def value(x, unit: str) -> str:
+    """One measured value: "71.2 %", "7.2 points" (a gap), "0.812" (a loss)."""
+    if unit == PERCENT:
+        return pct(x)
+    return points(x, 1, sign=False) if unit == POINTS else num(x)
+
+
+def difference(x, unit: str) -> str:
+    """A signed difference of two values: "+1.4 points", "-0.047"."""
+    return num(x, sign=True) if unit == PLAIN else pts(x)
+
+
+def magnitude(x, unit: str) -> str:
+    """The size of a difference, without a sign, for after "by": "1.4 points", "0.047"."""
+    return num(abs(finite(x))) if unit == PLAIN else points(abs(finite(x)), 1, sign=False)
+
+
+def bare(x, unit: str) -> str:
+    """A signed difference without its unit (an interval end): "+1.4", "-0.047"."""
+    return num(x, sign=True) if unit == PLAIN else delta(x)
+
+
+def spread(x, unit: str) -> str:
+    """A standard deviation across seeds: "0.3 points" for accuracies, "0.012" for losses."""
+    return num(x) if unit == PLAIN else points(x, 1, sign=False)
+
+
+def span(lo, hi, unit: str) -> str:
+    """A range of values with the unit once: "80.0–85.0 %", "2.0–5.0 points", "0.500–0.900"."""
+    if unit == PERCENT:
+        return f"{fixed(100.0 * finite(lo), 1, sign=False)}–{pct(hi)}"
+    if unit == POINTS:
+        return f"{fixed(100.0 * finite(lo), 1, sign=False)}–{points(hi, 1, sign=False)}"
+    return f"{num(lo)}–{num(hi)}"
+
+
+def interval(lo, hi, unit: str, confidence: float = 0.95) -> str:
+    """A confidence interval of a difference: "95 % CI +1.3 to +3.7" (the unit is the difference's)."""
+    return f"{fixed(100.0 * finite(confidence), 0, sign=False)} % CI {bare(lo, unit)} to {bare(hi, unit)}"

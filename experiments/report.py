@@ -24,7 +24,7 @@ from pathlib import Path
 
 from . import atomic, sections
 from .claims import ClaimBook
-from .formats import article, join_and, num, pct, pts, thousands
+from .formats import article, bold, delta, join_and, num, pct, pts, thousands
 from .config import EXPERIMENTS, PROFILES
 from .data import CLASS_NAMES
 from .errors import ReportError
@@ -115,11 +115,6 @@ def _html_table(header: list[str], rows: list[list[str]], classes: str = "result
     return "".join(out)
 
 
-def _points(x: float, digits: int = 1) -> str:
-    """A difference of fractions in signed points, without the unit: "+2.6"."""
-    return num(100.0 * x, digits, sign=True)
-
-
 def facts_table(visuals: dict, exp: str) -> str:
     """HTML table of the per-layer activation facts of one model."""
     model = visuals["models"][exp]
@@ -150,7 +145,7 @@ def results_table(results: dict, names: list[str]) -> str:
         rows.append([
             name, r["augmentation"] or "none",
             cell("train_accuracy", *acc), cell("test_accuracy", *acc),
-            _points(r["train_accuracy"] - r["test_accuracy"]),
+            delta(r["train_accuracy"] - r["test_accuracy"]),
             cell("train_loss", *loss), cell("test_loss", *loss),
             str(r["epochs"]), f"{r['train_size']:,}", str(n), f"{r['train_seconds']:.0f} s",
         ])
@@ -216,10 +211,10 @@ def _diff_cell(claim) -> str:
     n = claim.numbers
     if "difference" not in n:
         return "—"
-    text = _points(n["difference"])
+    text = delta(n["difference"])
     if n.get("difference_ci_lo") is None:
         return f"{text} (1 run)"
-    return f"{text} ({_points(n['difference_ci_lo'])} to {_points(n['difference_ci_hi'])})"
+    return f"{text} ({delta(n['difference_ci_lo'])} to {delta(n['difference_ci_hi'])})"
 
 
 def comparison_table(claims: ClaimBook, results: dict, names: list[str], base: str,
@@ -256,40 +251,12 @@ def overfitting_table(results: dict, names: list[str]) -> str:
         rows.append([
             name, f"{num(f['min_test_loss'])} (epoch {f['best_epoch']})", num(f["final_test_loss"]),
             f"yes, by {num(f['test_loss_rise'])}" if f["test_loss_turns_up"] else "no",
-            num(f["final_train_loss"]), _points(f["gap"]),
+            num(f["final_train_loss"]), delta(f["gap"]),
         ])
     if not rows:
         return "<p class='missing'>No results yet.</p>"
     return _html_table(["Experiment", "Lowest test loss (epoch)", "Final test loss", "Test loss rises after its minimum?",
                         "Final training loss (curve)", "Final gap (points)"], rows, "results overfit", "lrrlrr")
-
-
-def directions(claims: ClaimBook, results: dict, metric: str, names: list[str], base: str) -> dict:
-    """The experiments of `names` sorted by how they compare with `base` on `metric`.
-
-    Every comparison is a checked claim. Keys: "higher", "lower", "unclear" (intervals
-    over seeds), "single_higher", "single_lower", "single_same" (one run each: the sign
-    of the single difference, "same" when it rounds to 0.0 points), "single" (all the
-    single-run ones), "differences" (name -> mean difference) and "claims".
-    """
-    out = {k: [] for k in ("higher", "lower", "unclear", "single_higher", "single_lower",
-                           "single_same", "single", "missing")}
-    out["differences"], out["claims"] = {}, {}
-    for name in names:
-        claim = claims.compare(metric, name, base).claim
-        out["claims"][name] = claim
-        if claim.found == "missing":
-            out["missing"].append(name)
-            continue
-        d = claim.numbers["difference"]
-        out["differences"][name] = d
-        if claim.found == "single":
-            out["single"].append(name)
-            same = _points(d) in ("0.0", "+0.0")
-            out["single_same" if same else "single_higher" if d > 0 else "single_lower"].append(name)
-        else:
-            out[claim.found].append(name)
-    return out
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -447,7 +414,7 @@ def jinja_env(templates_dir: Path = TEMPLATES, prose_dir: Path = PROSE):
         pct=pct, pts=pts, num=num, lower_first=lambda s: s[:1].lower() + s[1:],
         upper_first=lambda s: s[:1].upper() + s[1:],
         join_and=join_and, thousands=thousands, article=article, without_dirs=without_dirs,
-        bold=lambda items: [f"**{i}**" for i in items],
+        bold=bold,
     )
     return env
 
@@ -559,15 +526,12 @@ def build_context(results: dict, problems: dict, figures: dict, visuals: dict, p
         "comparison_table": lambda names, base: comparison_table(
             claims, results, names, base, S["ex1"].get("claims") if base == "baseline" else None),
         "overfitting_table": lambda names: overfitting_table(results, names),
-        "directions": lambda metric, names, base: directions(claims, results, metric, names, base),
         "facts_table": lambda exp: facts_table(visuals, exp),
         "series": lambda exp, kind, key: layer_series(visuals, exp, kind, key),
         "pool_inputs": lambda exp: pool_inputs(visuals, exp),
         "fig_ids": lambda exp, kind: [r["id"] for r in visuals.get("models", {}).get(exp, {}).get("figures", [])
                                       if r["kind"] == kind],
         "has": lambda *names: all(n in results for n in names),
-        # The candidate with the highest mean of `metric` (the first named on a tie, as in claims.best).
-        "leader": lambda metric, names: max(names, key=lambda n: results[n][metric]),
         "total_train_seconds": sum(sum(r["per_seed"]["train_seconds"]) for r in results.values()),
         "num": num, "pct": pct, "pts": pts,
         "classes": CLASS_NAMES,
@@ -611,7 +575,7 @@ def render_html(results: dict, problems: dict, figures: dict, visuals: dict, pro
     try:
         page = env.get_template("report.html.j2").render(
             context, sections=sections, intro=intro, references=references,
-            claim_records=claims.records, css=markupsafe.Markup(css),
+            css=markupsafe.Markup(css),
         )
     except Exception as exc:
         import jinja2

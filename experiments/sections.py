@@ -6,31 +6,40 @@ claims and what the prose asserts with them) is computed here and handed to the
 templates as plain strings and numbers.
 
 What the prose asserts: a conclusion written in the prose's own words is a claim with an
-`expect=`, so the data can contradict it and a `--strict` build then fails. `ASSERTED_IN`
-lists, for each such conclusion, the profiles in which the prose states it: the smoke
-profile (a few hundred images, one or two epochs) asserts nothing about the science.
+`expect=`, so the data can contradict it and a `--strict` build then fails. `CONCLUSIONS`
+lists, for each such conclusion, the profiles in which the prose states it and the
+prose's words for it: the smoke profile (a thousand images, one or two epochs) asserts
+nothing about the science.
 """
 
 from __future__ import annotations
 
 from typing import Mapping
 
-from . import stats
+from . import formats, stats
+from .analysis import best_experiment
 from .claims import ClaimBook
 from .config import AUGMENTATIONS, EXPERIMENTS
 from .data import CLASS_NAMES
-from .formats import article, join_and, num, pct, points, pts, thousands
+from .formats import article, bold, join_and, num, pct, points, pts, thousands
 
-# Conclusion -> the profiles in which the prose asserts it (and the data may contradict it).
-ASSERTED_IN: dict[str, set[str]] = {
-    "aug_lowers_train_accuracy": {"full", "quick"},
-    "aug_shrinks_gap": {"full", "quick"},
-    "best_aug_beats_baseline": {"full"},
-    "vgg_strategy_not_beaten": {"full"},
-    "pooling_lowers_zero_share": {"full", "quick"},
-    "vgg_beats_baseline": {"full"},
-    "vgg_in_assignment_range": {"full"},
-    "vgg_aug_shrinks_gap": {"full", "quick"},
+# Each conclusion the prose states in its own words: the profiles whose prose asserts it
+# (and whose data may contradict it), and the prose's words for it, which a --strict
+# failure quotes. The smoke profile trains on a thousand images for an epoch or two, so
+# its results are near chance and it asserts nothing.
+CONCLUSIONS: dict[str, tuple[set[str], str]] = {
+    "baseline_overfits": ({"full", "quick"}, "1 b): without augmentation the baseline fits its training images "
+                                             "better than new ones"),
+    "aug_lowers_train_accuracy": ({"full", "quick"}, "1 a): the transformed images make the training task harder, "
+                                                     "so the training accuracy should fall"),
+    "aug_shrinks_gap": ({"full", "quick"}, "1 b): augmentation acts as a regulariser: the training and test curves "
+                                           "stay closer together"),
+    "best_aug_beats_baseline": ({"full"}, "1 a): the best augmentation strategy improves the test accuracy"),
+    "vgg_strategy_not_beaten": ({"full"}, "1 c): no other strategy clearly beats the one the VGG net reuses"),
+    "pooling_lowers_zero_share": ({"full", "quick"}, "2 c): pooling lowers the share of zeros"),
+    "vgg_beats_baseline": ({"full"}, "3: the VGG net is better than the baseline of Exercise 1"),
+    "vgg_in_assignment_range": ({"full"}, "3: the VGG net reaches the assignment's 80-85 %"),
+    "vgg_aug_shrinks_gap": ({"full", "quick"}, "3: augmentation shrinks the deep network's train-test gap"),
 }
 
 # The assignment: "should bring your performance around 80-85% on CIFAR10" (Exercise 3).
@@ -39,23 +48,24 @@ ASSIGNMENT_RANGE = (0.80, 0.85)
 
 def asserts(profile: str, conclusion: str) -> bool:
     """Whether the prose of `profile` states `conclusion` (and so checks it)."""
-    return profile in ASSERTED_IN[conclusion]
+    return profile in CONCLUSIONS[conclusion][0]
 
 
-def bold(names) -> list[str]:
-    return [f"**{n}**" for n in names]
+def says(conclusion: str) -> str:
+    """The prose's words for `conclusion`, as a claim's `where`."""
+    return CONCLUSIONS[conclusion][1]
 
 
 # --- differences and their uncertainty ------------------------------------------------------
 
 
 def diff_phrase(claim) -> str:
-    """"+1.4 points, 95 % CI +0.6 to +2.2" or "+1.4 points, one run"."""
+    """"+1.4 points, 95 % CI +0.6 to +2.2" or "+1.4 points, one run" (a difference of accuracies)."""
     n = claim.numbers
     d = pts(n["difference"])
     if n.get("difference_ci_lo") is None:
         return f"{d}, one run"
-    return f"{d}, 95 % CI {num(100 * n['difference_ci_lo'], 1, True)} to {num(100 * n['difference_ci_hi'], 1, True)}"
+    return f"{d}, {formats.interval(n['difference_ci_lo'], n['difference_ci_hi'], formats.PERCENT)}"
 
 
 def detectable(claim) -> str:
@@ -85,7 +95,7 @@ def single_sentence(claims_by_name: Mapping, metric_label: str, spread: float | 
     if not names:
         return ""
     parts = join_and(f"{pts(claims_by_name[n].numbers['difference'])} for **{n}**" for n in names)
-    text = f"In single runs the {metric_label} differs from the baseline's by {parts}."
+    text = f"In single runs the {metric_label} minus the baseline's is {parts}."
     if spread is None:
         return (text + " One seed gives no interval and this build measures no seed-to-seed spread, "
                 "so none of these differences is settled; the larger ones are less likely to be noise.")
@@ -164,17 +174,21 @@ def ex1(claims: ClaimBook, results: Mapping, profile: str) -> dict:
     augs = nested_strategies([n for n in names if n != "baseline" and n in results])
     out: dict = {"augs": augs, "ready": "baseline" in results and bool(augs)}
     if "baseline" in results:
-        b = results["baseline"]
-        out["baseline_gap"] = points(b["train_accuracy"] - b["test_accuracy"], 1, sign=False)
+        # 1 b) without augmentation (or any regulariser) the baseline fits its training
+        # images better than new ones: asserted as a positive train-test gap.
+        e = True if asserts(profile, "baseline_overfits") else None
+        out["overfits"] = claims.overfits("baseline", expect=e, where=says("baseline_overfits"))
+        out["asserts_overfit"] = e is not None
     if not out["ready"]:
         return out
     spread = spread_of(results, names)
     out["spread"] = points(spread, 1, sign=False) if spread is not None else None
 
     # 1 a) test accuracy. The prose asserts that the best strategy beats the baseline.
-    leader = max(augs, key=lambda n: results[n]["test_accuracy"])
+    leader = best_experiment(results, augs)
     expect = {n: ("higher" if n == leader and asserts(profile, "best_aug_beats_baseline") else None) for n in augs}
-    test = {n: claims.compare("test_accuracy", n, "baseline", expect=expect[n]).claim for n in augs}
+    improves = says("best_aug_beats_baseline")
+    test = {n: claims.compare("test_accuracy", n, "baseline", expect=expect[n], where=improves).claim for n in augs}
     g = split(test)
     sentences = []
     if g["higher"]:
@@ -189,12 +203,12 @@ def ex1(claims: ClaimBook, results: Mapping, profile: str) -> dict:
         sentences.append(single_sentence(g["single"], "test accuracy", spread))
     out["improvement"] = " ".join(sentences)
     out["leader"] = leader
-    out["leader_claim"] = test[leader]
     out["asserts_improvement"] = expect[leader] is not None
 
     # Training accuracy: asserted lower (the transformed images make the task harder).
     e = "lower" if asserts(profile, "aug_lowers_train_accuracy") else None
-    train = {n: claims.compare("train_accuracy", n, "baseline", expect=e).claim for n in augs}
+    train = {n: claims.compare("train_accuracy", n, "baseline", expect=e, where=says("aug_lowers_train_accuracy")).claim
+             for n in augs}
     g = split(train)
     sentences = []
     if g["lower"]:
@@ -212,7 +226,7 @@ def ex1(claims: ClaimBook, results: Mapping, profile: str) -> dict:
 
     # 1 b) the gap: asserted smaller.
     e = "lower" if asserts(profile, "aug_shrinks_gap") else None
-    gap = {n: claims.compare("gap", n, "baseline", expect=e).claim for n in augs}
+    gap = {n: claims.compare("gap", n, "baseline", expect=e, where=says("aug_shrinks_gap")).claim for n in augs}
     g = split(gap)
     sentences = []
     if g["lower"]:
@@ -236,7 +250,8 @@ def ex1(claims: ClaimBook, results: Mapping, profile: str) -> dict:
         layers = AUGMENTATIONS[EXPERIMENTS[n]["augmentation"]]
         prev = [] if before == "baseline" else AUGMENTATIONS[EXPERIMENTS[before]["augmentation"]]
         added = [layer["layer"].removeprefix("Random").lower() for layer in layers[len(prev):]]
-        c = claims.compare("test_accuracy", n, before, expect=expect[n] if before == "baseline" else None).claim
+        c = claims.compare("test_accuracy", n, before, expect=expect[n] if before == "baseline" else None,
+                           where=improves).claim
         cg = gap[n] if before == "baseline" else claims.compare("gap", n, before).claim
         steps.append({"name": n, "from": before, "added": join_and(added), "test": diff_phrase(c),
                       "gap": diff_phrase(cg), "found": c.found})
@@ -251,7 +266,7 @@ def ex1(claims: ClaimBook, results: Mapping, profile: str) -> dict:
     out["reused"] = reused
     if len(augs) >= 2:
         e = reused if reused and asserts(profile, "vgg_strategy_not_beaten") else None
-        out["best"] = claims.best("test_accuracy", augs, expect=e)
+        out["best"] = claims.best("test_accuracy", augs, expect=e, where=says("vgg_strategy_not_beaten"))
         out["asserts_reused"] = e is not None
     return out
 
@@ -323,7 +338,7 @@ def ex2(claims: ClaimBook, visuals: Mapping, profile: str) -> dict:
             prev = order[i - 1]
             out["pools"].append(claims.relation(f"share of exactly-zero values in {exp}", n,
                                                 facts[n]["zero_fraction"], prev, facts[prev]["zero_fraction"],
-                                                expect=e))
+                                                expect=e, where=says("pooling_lowers_zero_share")))
     out["asserts_pools"] = e is not None
     out["deep"] = ex2_deep(claims, visuals)
     return out
@@ -437,16 +452,17 @@ def ex3(claims: ClaimBook, results: Mapping, profile: str, c1_best: str | None, 
     lo, hi = ASSIGNMENT_RANGE
     e = True if asserts(profile, "vgg_in_assignment_range") else None
     out["range"] = [claims.in_range("test_accuracy", n, lo, hi, "the assignment's range",
-                                    expect=e if n == "vgg" else None) for n in present]
+                                    expect=e if n == "vgg" else None, where=says("vgg_in_assignment_range"))
+                    for n in present]
     out["asserts_range"] = e is not None
     if "baseline" in results and "vgg" in results:
         e = "higher" if asserts(profile, "vgg_beats_baseline") else None
-        out["depth"] = claims.compare("test_accuracy", "vgg", "baseline", expect=e)
+        out["depth"] = claims.compare("test_accuracy", "vgg", "baseline", expect=e, where=says("vgg_beats_baseline"))
         out["asserts_depth"] = e is not None
     if "vgg" in results and "vgg_aug" in results:
         out["aug_test"] = claims.compare("test_accuracy", "vgg_aug", "vgg")
         e = "lower" if asserts(profile, "vgg_aug_shrinks_gap") else None
-        out["aug_gap"] = claims.compare("gap", "vgg_aug", "vgg", expect=e)
+        out["aug_gap"] = claims.compare("gap", "vgg_aug", "vgg", expect=e, where=says("vgg_aug_shrinks_gap"))
         out["asserts_aug_gap"] = e is not None
     if "vgg_aug" in results and c1_best and c1_best != "baseline" and c1_best in results:
         out["vs_ex1"] = claims.compare("test_accuracy", "vgg_aug", c1_best)
@@ -543,7 +559,7 @@ def context(claims: ClaimBook, results: Mapping, visuals: Mapping, analysis: Map
     c1_best = visuals.get("chosen", {}).get("ex1", {}).get("experiment")
     c3_best = visuals.get("chosen", {}).get("ex3", {}).get("experiment")
     totals = (analysis or {}).get("totals", {})
-    asserted = sorted(k for k in ASSERTED_IN if asserts(profile, k))
+    asserted = sorted(k for k in CONCLUSIONS if asserts(profile, k))
     return {
         "ex1": ex1(claims, results, profile),
         "ex2": {"fields": ex2_fields(visuals, c1_best) if c1_best else {"text": "", "last": None},

@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from experiments.claims import ClaimBook, num, pct, pts
+from experiments.claims import ClaimBook
+from experiments.formats import num, pct, pts
 from experiments.errors import ReportError
 
 BASE = [0.70, 0.71, 0.72]

@@ -65,7 +65,7 @@ def test_model_loads_with_plain_keras(smoke_build):
 def test_pdf_holds_the_headings_and_the_measured_accuracy(smoke_build):
     from pypdf import PdfReader
 
-    from experiments.claims import pct
+    from experiments.formats import pct
 
     build = smoke_build[0]
     text = " ".join(page.extract_text() for page in PdfReader(build / "report" / "report.pdf").pages)
