@@ -229,7 +229,6 @@ def comparison_table(claims: ClaimBook, results: dict, names: list[str], base: s
     for name in names:
         if name not in results:
             continue
-        r = results[name]
         cells = [name]
         for metric in ("test_accuracy", "train_accuracy", "gap"):
             claim = recorded.get(metric, {}).get(name) or claims.compare(metric, name, base).claim

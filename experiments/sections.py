@@ -557,9 +557,7 @@ def input_images(analysis: Mapping, image_index: int) -> dict:
 def context(claims: ClaimBook, results: Mapping, visuals: Mapping, analysis: Mapping, profile: str) -> dict:
     """Everything the prose needs beyond the raw results: one dict per section."""
     c1_best = visuals.get("chosen", {}).get("ex1", {}).get("experiment")
-    c3_best = visuals.get("chosen", {}).get("ex3", {}).get("experiment")
     totals = (analysis or {}).get("totals", {})
-    asserted = sorted(k for k in CONCLUSIONS if asserts(profile, k))
     return {
         "ex1": ex1(claims, results, profile),
         "ex2": {"fields": ex2_fields(visuals, c1_best) if c1_best else {"text": "", "last": None},
@@ -572,5 +570,4 @@ def context(claims: ClaimBook, results: Mapping, visuals: Mapping, analysis: Map
         "classes1": per_class_block(analysis, 1),
         "classes3": per_class_block(analysis, 3),
         "paper_table": paper_table(analysis),
-        "asserted_conclusions": asserted,
     }

@@ -1,4 +1,4 @@
-"""experiments.claims on hand-made result dicts: wording, verdicts, ids, strict mode."""
+"""experiments.claims on hand-made result dicts: the pure evaluators, wording, verdicts, ids, strict mode."""
 
 import math
 import subprocess
@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from experiments.claims import ClaimBook
+from experiments import analysis, claims, formats
+from experiments.claims import ClaimBook, Series
 from experiments.formats import num, pct, pts
 from experiments.errors import ReportError
 
@@ -414,3 +415,89 @@ def test_modules_import_without_training_dependencies():
             "& {'tensorflow', 'keras', 'matplotlib'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# --- the pure evaluators, the units, the one rule for "best" -------------------------------------
+
+def test_evaluators_are_pure_functions_of_series():
+    a = Series("aug_flip", "flip", (1, 2, 3), (0.72, 0.735, 0.75))
+    b = Series("baseline", "plain", (1, 2, 3), (0.70, 0.71, 0.72))
+    claim = claims.evaluate_compare(a, b, "test_accuracy", expect="higher")
+    assert claim.text.startswith("flip has a higher test accuracy than plain: +2.5 points (95 % CI +1.3 to +3.7")
+    assert (claim.id, claim.verdict, claim.found, claim.where) == ("", "supported", "higher", "")
+    # The same inputs give the same record; nothing is kept between calls.
+    assert claims.evaluate_compare(a, b, "test_accuracy", expect="higher") == claim
+    assert claims.evaluate_compare(a, Series("vgg", "deep"), "test_accuracy").verdict == "missing"
+    best = claims.evaluate_best([b, a], "test_accuracy", expect="baseline")
+    assert (best.found, best.verdict) == ("aug_flip", "contradicted")
+
+
+def test_series_reads_per_seed_values_and_the_gap(results_three_seeds):
+    s = claims.series(results_three_seeds, "baseline", "gap", "baseline")
+    assert s.exp == "baseline" and s.seeds == (1234, 1235, 1236)
+    assert s.values == pytest.approx((0.15, 0.155, 0.142))
+    assert claims.series({}, "vgg", "test_accuracy").missing
+
+
+@pytest.mark.parametrize("gaps, found, verdict, words", [
+    ([0.07, 0.072, 0.068], "positive", "supported",
+     "b fits its training images better than new ones: its training accuracy is above its test accuracy by 7.0 points "
+     "(95 % CI +6.5 to +7.5, n = 3 seeds)."),
+    ([-0.03, -0.031, -0.029], "negative", "contradicted",
+     "b does not fit its training images better than new ones: its training accuracy is below its test accuracy by "
+     "3.0 points (95 % CI -3.2 to -2.8, n = 3 seeds)."),
+    ([0.01, -0.01, 0.02], "unclear", "undecided", "There is no clear gap between the training and the test accuracy of b"),
+    ([0.15], "single", "undecided", "In its one run the training accuracy of b is above its test accuracy by 15.0 points;"),
+    ([-0.02], "single", "contradicted", "In its one run the training accuracy of b is below its test accuracy by 2.0 points;"),
+])
+def test_overfits_against_a_positive_gap(gaps, found, verdict, words):
+    gap = Series("baseline", "b", tuple(range(len(gaps))), tuple(gaps))
+    claim = claims.evaluate_overfits(gap, expect=True)
+    assert (claim.expected, claim.found, claim.verdict) == ("positive", found, verdict)
+    assert claim.text.startswith(words), claim.text
+    assert " by +" not in claim.text and " by -" not in claim.text  # a size after "by" has no sign
+    assert claims.evaluate_overfits(gap).verdict == "supported"  # asserting nothing
+
+
+def test_overfits_through_the_book_is_recorded_with_the_prose_words():
+    b = book(run("baseline", BASE, train_acc=[a - 0.03 for a in BASE]), strict=True)
+    b.overfits("baseline", expect=True, where="1 b): the baseline overfits")
+    claim = b.records[0]
+    assert (claim.id, claim.verdict, claim.where) == ("ex1.baseline.overfits", "contradicted", "1 b): the baseline overfits")
+    assert b.asserted == [claim] and b.worded == []
+    with pytest.raises(ReportError, match=r'ex1\.baseline\.overfits \(the prose says: "1 b\): the baseline overfits"\)'):
+        b.check_strict()
+
+
+def test_where_is_kept_only_for_asserted_claims():
+    b = three_augmentations()
+    b.compare("test_accuracy", "aug_flip", "baseline", where="ignored: nothing is asserted")
+    b.compare("test_accuracy", "aug_shift", "baseline", expect="higher", where="1 a): it helps")
+    assert [c.where for c in b.records] == ["", "1 a): it helps"]
+    assert [c.id for c in b.worded] == ["ex1.aug_flip_vs_baseline.test_accuracy"]
+
+
+def test_units_values_in_percent_differences_in_points():
+    P, G, L = formats.PERCENT, formats.POINTS, formats.PLAIN
+    assert [formats.value(0.712, u) for u in (P, G, L)] == ["71.2 %", "71.2 points", "0.712"]
+    assert [formats.difference(-0.006, u) for u in (P, G, L)] == ["-0.6 points", "-0.6 points", "-0.006"]
+    assert [formats.magnitude(-0.006, u) for u in (P, G, L)] == ["0.6 points", "0.6 points", "0.006"]
+    assert formats.interval(0.013, 0.037, P) == "95 % CI +1.3 to +3.7"
+    assert formats.span(0.8, 0.85, P) == "80.0–85.0 %" and formats.span(0.02, 0.05, G) == "2.0–5.0 points"
+    assert formats.spread(0.01, P) == "1.0 point" and formats.delta(0.026) == "+2.6"
+
+
+def test_gap_values_are_points_in_every_wording():
+    b = book(run("vgg", [0.80], train_acc=[0.802]), run("vgg_aug", [0.81], train_acc=[0.818]))
+    text = b.compare("gap", "vgg_aug", "vgg")
+    assert text.endswith(": 0.8 points vs 0.2 points (+0.6 points).")
+    assert "%" not in text
+
+
+def test_best_and_best_experiment_follow_one_ranking():
+    assert analysis.ranking({"a": 0.7, "b": 0.8, "c": 0.8}) == ["b", "c", "a"]  # first listed wins a tie
+    assert analysis.ranking({"a": 0.7, "b": 0.8}, higher=False) == ["a", "b"]
+    tie = book(run("aug_flip", [0.7]), run("aug_shift", [0.7]))
+    for order in (["aug_flip", "aug_shift"], ["aug_shift", "aug_flip"]):
+        claim = tie.best("test_accuracy", order).claim
+        assert claim.found == f"single: {analysis.best_experiment(tie.results, order)} leads" == f"single: {order[0]} leads"
