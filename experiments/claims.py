@@ -333,6 +333,9 @@ def evaluate_overfits(gap: Series, *, expect: bool | None = None) -> Claim:
         text = (f"There is no clear gap between the training and the test accuracy of {gap.name}: "
                 f"{formats.difference(diff['mean'], POINTS)} ({_ci(POINTS, diff)}, n = {n} seeds; "
                 "the interval includes zero).")
+    elif size.startswith("0.0 "):
+        text = (f"In its one run the training accuracy of {gap.name} equals its test accuracy to 0.1 points; "
+                "one run gives no interval to tell them apart from seed noise.")
     else:
         side = "above" if diff["mean"] > 0 else "below"
         text = (f"In its one run the training accuracy of {gap.name} is {side} its test accuracy "

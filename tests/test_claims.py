@@ -449,6 +449,7 @@ def test_series_reads_per_seed_values_and_the_gap(results_three_seeds):
     ([0.01, -0.01, 0.02], "unclear", "undecided", "There is no clear gap between the training and the test accuracy of b"),
     ([0.15], "single", "undecided", "In its one run the training accuracy of b is above its test accuracy by 15.0 points;"),
     ([-0.02], "single", "contradicted", "In its one run the training accuracy of b is below its test accuracy by 2.0 points;"),
+    ([0.0], "single", "undecided", "In its one run the training accuracy of b equals its test accuracy to 0.1 points;"),
 ])
 def test_overfits_against_a_positive_gap(gaps, found, verdict, words):
     gap = Series("baseline", "b", tuple(range(len(gaps))), tuple(gaps))
