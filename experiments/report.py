@@ -496,9 +496,16 @@ def build_context(results: dict, problems: dict, figures: dict, visuals: dict, p
     claims = ClaimBook(results, facts=visuals, strict=strict, names={n: n for n in EXPERIMENTS})
     numbering = Numbering(figures)
     analysis = analysis or {}
-    S = sections.context(claims, results, visuals, analysis, profile)
+    S = sections.context(claims, results, visuals, analysis, profile, len(provenance.get("seeds") or [1]))
     context = {
         "S": S,
+        # Each section's facts under a short name, so the prose reads {{ ex1.improvement }}.
+        "intro": S["intro"], "ex1": S["ex1"], "ex2": S["ex2"], "ex3": S["ex3"],
+        # " (asserted; checked in Appendix B)" after a conclusion this profile's prose asserts.
+        "checked": lambda conclusion: sections.checked(profile, conclusion),
+        # Several figures at once, in order; those the build did not draw are left out.
+        "figures": lambda ids: "".join(numbering.figure(i) for i in ids if i in figures),
+        "activity_table": lambda exp: sections.activity_table(visuals, exp),
         "analysis": analysis,
         "has_figure": lambda fig_id: fig_id in figures,
         # Optional blocks (the analysis step's): placed when the build made them, else nothing.

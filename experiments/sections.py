@@ -56,6 +56,11 @@ def says(conclusion: str) -> str:
     return CONCLUSIONS[conclusion][1]
 
 
+def checked(profile: str, conclusion: str) -> str:
+    """The mark the prose puts after a conclusion it asserts: " (checked, Appendix B)", or ""."""
+    return " (asserted; checked in Appendix B)" if asserts(profile, conclusion) else ""
+
+
 # --- differences and their uncertainty ------------------------------------------------------
 
 
@@ -172,13 +177,20 @@ def ex1(claims: ClaimBook, results: Mapping, profile: str) -> dict:
     """The facts and sentences of 1 a), 1 b) and 1 c)."""
     names = [n for n, e in EXPERIMENTS.items() if e["exercise"] == 1]
     augs = nested_strategies([n for n in names if n != "baseline" and n in results])
-    out: dict = {"augs": augs, "ready": "baseline" in results and bool(augs)}
+    out: dict = {"augs": augs, "ready": "baseline" in results and bool(augs), "size": "", "leader": "",
+                 "missing": (f"The baseline and at least one augmented run are needed to answer this; this build "
+                             f"has results for {join_and(results) or 'no experiment'}."),
+                 "aug_figure": "aug-" + EXPERIMENTS["aug_strong"]["augmentation"]}
     if "baseline" in results:
+        b = results["baseline"]
+        out["size"] = (f"It has {thousands(b['params'])} trainable parameters and was trained for {b['epochs']} "
+                       f"epochs on {thousands(b['train_size'])} training images.")
         # 1 b) without augmentation (or any regulariser) the baseline fits its training
         # images better than new ones: asserted as a positive train-test gap.
         e = True if asserts(profile, "baseline_overfits") else None
         out["overfits"] = claims.overfits("baseline", expect=e, where=says("baseline_overfits"))
         out["asserts_overfit"] = e is not None
+        out["curve"] = curve_sentence(results["baseline"])
     if not out["ready"]:
         return out
     spread = spread_of(results, names)
@@ -204,6 +216,8 @@ def ex1(claims: ClaimBook, results: Mapping, profile: str) -> dict:
     out["improvement"] = " ".join(sentences)
     out["leader"] = leader
     out["asserts_improvement"] = expect[leader] is not None
+    out["leader_note"] = (f"On the full training set the best strategy, here **{leader}**, is expected to beat the "
+                          f"baseline{checked(profile, 'best_aug_beats_baseline')}." if out["asserts_improvement"] else "")
 
     # Training accuracy: asserted lower (the transformed images make the task harder).
     e = "lower" if asserts(profile, "aug_lowers_train_accuracy") else None
@@ -249,25 +263,80 @@ def ex1(claims: ClaimBook, results: Mapping, profile: str) -> dict:
     for n in augs:
         layers = AUGMENTATIONS[EXPERIMENTS[n]["augmentation"]]
         prev = [] if before == "baseline" else AUGMENTATIONS[EXPERIMENTS[before]["augmentation"]]
-        added = [layer["layer"].removeprefix("Random").lower() for layer in layers[len(prev):]]
+        added = [LAYER_WORDS.get(layer["layer"], layer["layer"]) for layer in layers[len(prev):]]
         c = claims.compare("test_accuracy", n, before, expect=expect[n] if before == "baseline" else None,
                            where=improves).claim
         cg = gap[n] if before == "baseline" else claims.compare("gap", n, before).claim
-        steps.append({"name": n, "from": before, "added": join_and(added), "test": diff_phrase(c),
-                      "gap": diff_phrase(cg), "found": c.found})
+        steps.append({"name": n, "from": before, "added": join_and(added), "test": c, "gap": cg})
         before = n
     out["steps"] = steps
-    out["step_lines"] = [f"adding {s['added']} (**{s['from']}** → **{s['name']}**): test accuracy {s['test']}; "
-                         f"gap {s['gap']}" for s in steps]
+    out["steps_list"] = "\n".join(
+        f"- **{s['from']} → {s['name']}** adds {s['added']}: the test accuracy {moved(s['test'])}; "
+        f"the train–test gap {moved(s['gap'], 'widens', 'narrows')}." for s in steps)
+    gains = [s["added"] for s in steps if s["test"].found == stats.HIGHER]
+    losses = [s["added"] for s in steps if s["test"].found == stats.LOWER]
+    if gains:
+        verdict = f"By these numbers the clear gain in test accuracy comes from adding {join_and(gains)}"
+        verdict += f", and adding {join_and(losses)} clearly costs accuracy." if losses else \
+            "; the other steps add no gain this build can detect."
+    elif losses:
+        verdict = f"No step clearly raises the test accuracy, and adding {join_and(losses)} clearly lowers it."
+    elif any(s["test"].found == stats.UNCLEAR for s in steps):
+        verdict = "No step changes the test accuracy clearly with this many seeds."
+    else:
+        verdict = "With one seed per strategy no step can be told apart from seed noise."
+    out["steps_verdict"] = verdict
 
     # The strategy Exercise 3 reuses: asserted not to be clearly beaten by another strategy.
     vgg_aug_strategy = EXPERIMENTS["vgg_aug"]["augmentation"]
     reused = next((n for n in augs if EXPERIMENTS[n]["augmentation"] == vgg_aug_strategy), None)
     out["reused"] = reused
+    out["reuse"] = ""
     if len(augs) >= 2:
         e = reused if reused and asserts(profile, "vgg_strategy_not_beaten") else None
         out["best"] = claims.best("test_accuracy", augs, expect=e, where=says("vgg_strategy_not_beaten"))
         out["asserts_reused"] = e is not None
+        out["reuse"] = reuse_sentence(reused, leader, e is not None)
+    return out
+
+
+# Words for the Keras augmentation layers, as the ablation names them.
+LAYER_WORDS = {"RandomFlip": "horizontal flips", "RandomTranslation": "shifts", "RandomRotation": "rotations",
+               "RandomZoom": "zooms"}
+
+
+def moved(claim, up: str = "rises", down: str = "falls") -> str:
+    """How a paired difference moved, in words, with its numbers."""
+    if claim.found == stats.HIGHER:
+        return f"{up} ({diff_phrase(claim)})"
+    if claim.found == stats.LOWER:
+        return f"{down} ({diff_phrase(claim)})"
+    if claim.found == stats.UNCLEAR:
+        return (f"shows no clear change ({diff_phrase(claim)}; a change smaller than about "
+                f"{detectable(claim)} cannot be detected)")
+    if claim.found == stats.SINGLE:
+        return f"changes by {pts(claim.numbers['difference'])} in one run, with no interval"
+    return "cannot be compared yet"
+
+
+def reuse_sentence(reused: str | None, leader: str, asserted: bool) -> str:
+    """Which Exercise-1 strategy the VGG net reuses, and how it stands in the Exercise-1 results."""
+    if not reused:
+        return ""
+    words = join_and(LAYER_WORDS.get(layer["layer"], layer["layer"])
+                     for layer in AUGMENTATIONS[EXPERIMENTS[reused]["augmentation"]])
+    text = (f"The VGG net of Exercise 3 (**vgg_aug**) reuses the strategy of **{reused}** ({words}), fixed "
+            "in the configuration before these results: re-choosing it from them would tune a setting on "
+            "the test set. ")
+    if reused == leader:
+        text += "It is also the strategy with the highest mean test accuracy above"
+    else:
+        text += f"Here **{leader}** has the higher mean test accuracy"
+    if asserted:
+        text += ", and no other strategy clearly beats it (asserted; checked in Appendix B)."
+    else:
+        text += "."
+    return text
     return out
 
 
@@ -304,44 +373,139 @@ def ex2_fields(visuals: Mapping, exp: str) -> dict:
     return {"text": text, "last": shown[-1][1][0] if shown else None}
 
 
-def ex2(claims: ClaimBook, visuals: Mapping, profile: str) -> dict:
-    """Lists and checked relations of 2 c), for the visualised Exercise-1 model."""
+def ex2(claims: ClaimBook, visuals: Mapping, profile: str, analysis: Mapping | None = None) -> dict:
+    """Lists, channels and checked relations of 2 c), for the visualised Exercise-1 model."""
     chosen = visuals.get("chosen", {}).get("ex1")
-    out = {"candidates": "", "convs": "", "silent": "", "pools": [], "deep": {}}
+    out = {"candidates": "", "convs": "", "silent": "", "pools": "", "deep": {}, "image": "", "second": "",
+           "channels": "", "relu_trend": "", "conv_zero": "", "first_channels": 0, "pool_shapes": "",
+           "predicted": "", "probability": "", "deep_choice": "", "filters_sentence": ""}
     if not chosen:
         return out
     exp = chosen["experiment"]
+    out["exp"], out["accuracy"] = exp, pct(chosen["test_accuracy"])
+    c3 = visuals.get("chosen", {}).get("ex3")
+    if c3:
+        out["deep_choice"] = (f"For comparison with a deep network, the better of the two VGG-style models of "
+                              f"Exercise 3, **{c3['experiment']}** ({pct(c3['test_accuracy'])}), is shown as well.")
+    filters = [r for r in visuals.get("models", {}).get(exp, {}).get("figures", []) if r["kind"] == "filters"]
+    if filters:
+        out["filters_sentence"] = f"The figure below shows every filter of {filters[0]['layer']} of {exp}."
     out["candidates"] = join_and(f"{n} ({pct(a)})" for n, a in sorted(chosen["candidates"].items()))
     model = visuals.get("models", {}).get(exp)
     if not model:
         return out
     facts, order = model["facts"], model["layers"]
     out["convs"] = join_and(n for n in order if facts[n]["type"] == "conv")
-    out["silent"] = join_and(f"{facts[n]['dead_channels']} of {facts[n]['shape'][-1]} after {n}"
-                             for n in order if facts[n]["type"] == "relu" and facts[n]["dead_channels"] > 0)
+    silent = join_and(f"{facts[n]['dead_channels']} of {facts[n]['shape'][-1]} after {n}"
+                      for n in order if facts[n]["type"] == "relu" and facts[n]["dead_channels"] > 0)
+    out["silent"] = (f"Some channels are silent on this image, zero everywhere: {silent}; their feature does "
+                     "not occur in this image (or the unit never learnt one)." if silent else
+                     "No channel is silent (zero everywhere) on this image.")
     relus = [(n, facts[n]["zero_fraction"]) for n in order if facts[n]["type"] == "relu"]
     convs = [n for n in order if facts[n]["type"] == "conv"]
     out["conv_zero"] = join_and(sorted({pct(facts[n]["zero_fraction"]) for n in convs}))
     out["first_channels"] = facts[convs[0]]["shape"][-1] if convs else 0
-    out["relu_first"] = f"{relus[0][0]}, {pct(relus[0][1])}" if relus else ""
-    out["relu_last"] = f"{relus[-1][0]}, {pct(relus[-1][1])}" if len(relus) > 1 else ""
     out["relu_trend"] = (claims.increasing(relus, f"share of exactly-zero values after each ReLU of {exp}")
                          if len(relus) > 1 else "")
     out["pool_shapes"] = join_and(f"{n}: {facts[n]['shape'][0]} × {facts[n]['shape'][1]}"
                                   for n in order if facts[n]["type"] == "pool")
-    out["image"] = article(CLASS_NAMES[model["true_label"]])
     out["predicted"] = CLASS_NAMES[model["predicted_label"]]
     out["probability"] = pct(model["probability"])
     e = "lower" if asserts(profile, "pooling_lowers_zero_share") else None
+    pools = []
     for i, n in enumerate(order):
         if facts[n]["type"] == "pool" and i > 0:
             prev = order[i - 1]
-            out["pools"].append(claims.relation(f"share of exactly-zero values in {exp}", n,
-                                                facts[n]["zero_fraction"], prev, facts[prev]["zero_fraction"],
-                                                expect=e, where=says("pooling_lowers_zero_share")))
-    out["asserts_pools"] = e is not None
+            pools.append(claims.relation(f"share of exactly-zero values in {exp}", n,
+                                         facts[n]["zero_fraction"], prev, facts[prev]["zero_fraction"],
+                                         expect=e, where=says("pooling_lowers_zero_share")))
+    out["pools"] = " ".join(pools)
+    inputs = visuals.get("inputs") or (analysis or {}).get("inputs") or {}
+    out["image"] = image_sentence(visuals.get("image_index", 12), CLASS_NAMES[model["true_label"]], inputs)
+    second = (visuals.get("second") or {}).get(exp)
+    out["second"] = second_sentence(second, inputs)
+    out["channels"] = channel_sentences(model, second)
     out["deep"] = ex2_deep(claims, visuals)
     return out
+
+
+def image_sentence(index: int, cls: str, inputs: Mapping) -> str:
+    """Which picture X_train[index] is here, and whether it is the official one."""
+    text = f"The input is training image {index} (`X_train[{index}]`), {article(cls)} in this build's copy of the data."
+    if inputs.get("official_order") is False:
+        text += (f" This copy is not stored in the official CIFAR-10 order, so the official `X_train[{index}]` "
+                 "is a different picture.")
+    elif inputs.get("official_order") is True:
+        text += f" The copy is in the official CIFAR-10 order, so this is the official `X_train[{index}]`."
+    return text
+
+
+def second_sentence(second: Mapping | None, inputs: Mapping) -> str:
+    """The second input image, of another class, and what the model makes of it."""
+    images = inputs.get("images") or []
+    if not second or len(images) < 2:
+        return ""
+    cls = CLASS_NAMES[second["true_label"]]
+    return (f"A second input, training image {second['image_index']} ({article(cls)}, the first image of another "
+            f"class in this copy), goes through the same layers; the model predicts **{CLASS_NAMES[second['predicted_label']]}** "
+            f"with probability {pct(second['probability'])}.")
+
+
+def leading(f: Mapping, key: str) -> str:
+    c = f.get(key)
+    return f"{c['channel']} ({num(c['mean'], 2)})" if c else "—"
+
+
+def channel_sentences(model: Mapping, second: Mapping | None) -> str:
+    """Named channels, chosen by their mean response on the image (the visualiser's measure)."""
+    facts, order = model["facts"], model["layers"]
+    ranked = [n for n in order if facts[n].get("most_active")]
+    if not ranked:
+        return ""
+    first = ranked[0]
+    f = facts[first]
+    hi, lo = f["most_active"], f["least_active"]
+    text = (f"Ranked by the mean of its map on this image, the most active channel of {first} is channel "
+            f"{hi['channel']} (mean {num(hi['mean'], 2)}, against a median channel mean of "
+            f"{num(f['median_channel_mean'], 2)}): its kernel is tile {hi['channel']} of the filter figure above, "
+            f"and its map, tile {hi['channel']} of the {first} grid below, shows where the image matches that kernel. "
+            f"The least active is channel {lo['channel']} (mean {num(lo['mean'], 2)})")
+    text += (", a negative mean: the image mostly matches the opposite of its kernel, and the ReLU after "
+             "it sets those values to zero." if lo["mean"] < 0 else ".")
+    if second:
+        sf = second["facts"]
+        same = [n for n in ranked if sf.get(n, {}).get("most_active", {}).get("channel") == facts[n]["most_active"]["channel"]]
+        other = [n for n in ranked if n not in same and sf.get(n, {}).get("most_active")]
+        cls = CLASS_NAMES[second["true_label"]]
+        if same:
+            text += (f" On the second image ({cls}) the same channel leads in {join_and(same)}: those channels respond "
+                     "to something both pictures share (a colour, the overall brightness, a texture), not to one class")
+            text += f"; in {join_and(other)} another channel leads, a feature specific to each picture." if other else "."
+        elif other:
+            text += (f" On the second image ({cls}) a different channel leads in every layer: each picture excites "
+                     "its own features.")
+    return text
+
+
+def activity_table(visuals: Mapping, exp: str) -> str | None:
+    """Per layer of `exp`: shape, zeros, silent channels, most and least active channel, for one or two images."""
+    model = visuals.get("models", {}).get(exp)
+    if not model:
+        return None
+    import pandas as pd
+
+    second = (visuals.get("second") or {}).get(exp)
+    rows = []
+    for n in model["layers"]:
+        f = model["facts"][n]
+        row = {"Layer": n, "Type": f["type"].upper(), "Output": "×".join(map(str, f["shape"])),
+               "Zeros": pct(f["zero_fraction"]), "Silent": f"{f['dead_channels']}/{f['shape'][-1]}",
+               "Most active": leading(f, "most_active"), "Least active": leading(f, "least_active")}
+        if second and n in second["facts"]:
+            s = second["facts"][n]
+            row.update({"Zeros (2nd)": pct(s["zero_fraction"]), "Most active (2nd)": leading(s, "most_active")})
+        rows.append(row)
+    return pd.DataFrame(rows).to_html(index=False, classes="results facts", border=0, escape=True)
 
 
 def ex2_deep(claims: ClaimBook, visuals: Mapping) -> dict:
@@ -357,8 +521,11 @@ def ex2_deep(claims: ClaimBook, visuals: Mapping) -> dict:
         return {}
     first, last = relus[0], relus[-1]
     side = lambda n: f"{facts[n]['shape'][0]} × {facts[n]['shape'][1]}"  # noqa: E731
+    fields = receptive_fields(VGG_TYPES)
     return {
         "name": exp, "first": first, "last": last, "last_maps": side(last), "last_pool": side(pools[-1]),
+        # The last ReLU follows the twelfth convolution; the last pooling closes the network's body.
+        "last_field": fields[-2][0], "pool_field": fields[-1][0],
         "predicted": CLASS_NAMES[model["predicted_label"]], "probability": pct(model["probability"]),
         "first_zero": pct(facts[first]["zero_fraction"]), "last_zero": pct(facts[last]["zero_fraction"]),
         "zero_claim": claims.relation(f"share of exactly-zero values in {exp}", last, facts[last]["zero_fraction"],
@@ -369,41 +536,43 @@ def ex2_deep(claims: ClaimBook, visuals: Mapping) -> dict:
 def ex2_figures(visuals: Mapping) -> dict:
     """Which Exercise-2 figures the report places (the build draws more; `invoke visualize` shows any).
 
-    The first convolution's filters of the Exercise-1 model (2 b) asks for one layer); the
-    CONV, RELU and MAXP maps of that model's first and last convolution stage (2 c; the
-    facts table covers every layer); and the last ReLU of the VGG net, whose first maps
-    look like the baseline's.
+    The first convolution's filters of the Exercise-1 model (2 b) asks for one layer); its
+    first CONV → RELU → MAXP stage for the first image, the second image's input (the facts
+    table covers every layer of both); and the last
+    ReLU of the VGG net.
     """
     chosen = visuals.get("chosen", {})
     models = visuals.get("models", {})
 
-    def ids(exp, kind):
-        return [r for r in models.get(exp, {}).get("figures", []) if r["kind"] == kind]
+    def ids(vis, kind):
+        return [r for r in (vis or {}).get("figures", []) if r["kind"] == kind]
 
-    out = {"filters": [], "filters_layer": None, "acts": [], "acts_layers": "", "input": [], "vacts": []}
+    out = {"filters": [], "filters_layer": None, "acts": [], "acts_layers": "", "input": [], "second": [],
+           "vacts": []}
     c1 = chosen.get("ex1", {}).get("experiment")
     if c1:
-        filters = ids(c1, "filters")
+        vis = models.get(c1, {})
+        filters = ids(vis, "filters")
         out["filters"] = [r["id"] for r in filters[:1]]
         out["filters_layer"] = filters[0]["layer"] if filters else None
-        facts = models.get(c1, {}).get("facts", {})
-        acts = ids(c1, "activations")
-        convs = [r for r in acts if facts.get(r["layer"], {}).get("type") == "conv"]
-        # Leave out the middle convolution stages (from the second conv up to the first pooling's input).
-        middle = {r["layer"] for r in convs[1:-1]}
-        order = models.get(c1, {}).get("layers", [])
-        for name in list(middle):
-            i = order.index(name)
-            while i + 1 < len(order) and facts[order[i + 1]]["type"] == "relu":
-                middle.add(order[i + 1])
-                i += 1
-        out["acts"] = [r["id"] for r in acts if r["layer"] not in middle]
-        out["acts_layers"] = join_and(r["layer"] for r in acts if r["layer"] not in middle)
-        out["input"] = [r["id"] for r in ids(c1, "input")]
+        facts, order = vis.get("facts", {}), vis.get("layers", [])
+        pools = [n for n in order if facts[n]["type"] == "pool"]
+        # The first CONV → RELU → MAXP stage; the deeper layers repeat the same story at a
+        # coarser scale and are left to the table (`invoke visualize` draws them all).
+        shown = set(order[:2]) | set(pools[:1])
+        acts = [r for r in ids(vis, "activations") if r["layer"] in shown]
+        out["acts"] = [r["id"] for r in acts]
+        out["acts_layers"] = join_and(r["layer"] for r in acts)
+        out["input"] = [r["id"] for r in ids(vis, "input")]
+        second = (visuals.get("second") or {}).get(c1)
+        if second:
+            # Its maps are compared through the table and the named channels; its grids are
+            # drawn too (`build/figures`), but not placed, to keep the report short.
+            out["second"] = [r["id"] for r in ids(second, "input")]
     c3 = chosen.get("ex3", {}).get("experiment")
     if c3:
         facts = models.get(c3, {}).get("facts", {})
-        acts = [r for r in ids(c3, "activations") if facts.get(r["layer"], {}).get("type") == "relu"]
+        acts = [r for r in ids(models.get(c3), "activations") if facts.get(r["layer"], {}).get("type") == "relu"]
         out["vacts"] = [r["id"] for r in acts[-1:]]
         # The VGG net sees the same picture as the baseline: its input figure is not repeated.
     return out
@@ -412,7 +581,7 @@ def ex2_figures(visuals: Mapping) -> dict:
 # --- Exercise 3 ------------------------------------------------------------------------------
 
 
-def ex3(claims: ClaimBook, results: Mapping, profile: str, c1_best: str | None, totals: Mapping) -> dict:
+def ex3(claims: ClaimBook, results: Mapping, profile: str, c1_best: str | None, analysis: Mapping) -> dict:
     """The facts and sentences of Exercise 3."""
     present = [n for n in ("vgg", "vgg_aug") if n in results]
     out: dict = {"present": present, "lo": num(100 * ASSIGNMENT_RANGE[0], 0), "hi": pct(ASSIGNMENT_RANGE[1], 0)}
@@ -434,10 +603,10 @@ def ex3(claims: ClaimBook, results: Mapping, profile: str, c1_best: str | None, 
             changes.append(f"the number of epochs ({b['epochs']} → {first['epochs']})")
         if first["train_size"] != b["train_size"]:
             changes.append(f"the number of training images ({thousands(b['train_size'])} → {thousands(first['train_size'])})")
-        changes.append("the number of parameters")
-        out["changes"] = join_and(changes)
+        out["changes"] = changes
 
     # Parameters: trainable and non-trainable apart when the analysis counted them.
+    totals = (analysis or {}).get("totals", {})
     vt = totals.get("vgg") or {}
     bt = totals.get("baseline") or {}
     if vt and bt:
@@ -448,25 +617,86 @@ def ex3(claims: ClaimBook, results: Mapping, profile: str, c1_best: str | None, 
         out["params"] = (f"{thousands(first['params'])} parameters as Keras' `count_params()` counts them, which "
                          "includes the moving means and variances of batch normalisation (not trained by the optimiser)")
         out["ratio"] = num(first["params"] / results["baseline"]["params"], 0) if "baseline" in results else None
+    if "changes" in out:
+        changed = join_and(out["changes"] + [f"the number of parameters (about {out['ratio']}×)"])
+        out["changes"] = (f"Exercise 3 against Exercise 1 therefore changes {changed} at once: the comparison "
+                          "below measures the whole change, not what depth alone does.")
+    else:
+        out["changes"] = ""
+    out["params"] = f"It has {out['params']}" + (
+        f", about {out['ratio']} times as many as the baseline of Exercise 1." if out["ratio"] else ".")
+    models = [m for m in (analysis or {}).get("models", []) if EXPERIMENTS.get(m, {}).get("exercise") == 3]
+    out["analysis_figures"] = [f"{kind}-{m}" for m in models for kind in ("confusion", "misclassified")]
 
     lo, hi = ASSIGNMENT_RANGE
     e = True if asserts(profile, "vgg_in_assignment_range") else None
-    out["range"] = [claims.in_range("test_accuracy", n, lo, hi, "the assignment's range",
-                                    expect=e if n == "vgg" else None, where=says("vgg_in_assignment_range"))
-                    for n in present]
-    out["asserts_range"] = e is not None
+    out["range"] = bullets(claims.in_range("test_accuracy", n, lo, hi, "the assignment's range",
+                                           expect=e if n == "vgg" else None, where=says("vgg_in_assignment_range"))
+                           for n in present)
+    out["aug"] = ""
+    if "vgg" in results and "vgg_aug" in results:
+        e = "lower" if asserts(profile, "vgg_aug_shrinks_gap") else None
+        out["aug"] = bullets([claims.compare("test_accuracy", "vgg_aug", "vgg"),
+                              claims.compare("gap", "vgg_aug", "vgg", expect=e, where=says("vgg_aug_shrinks_gap"))])
+    out["vs_ex1"] = out["vs_ex1_lead"] = ""
+    out["size"] = ""
     if "baseline" in results and "vgg" in results:
         e = "higher" if asserts(profile, "vgg_beats_baseline") else None
-        out["depth"] = claims.compare("test_accuracy", "vgg", "baseline", expect=e, where=says("vgg_beats_baseline"))
-        out["asserts_depth"] = e is not None
-    if "vgg" in results and "vgg_aug" in results:
-        out["aug_test"] = claims.compare("test_accuracy", "vgg_aug", "vgg")
-        e = "lower" if asserts(profile, "vgg_aug_shrinks_gap") else None
-        out["aug_gap"] = claims.compare("gap", "vgg_aug", "vgg", expect=e, where=says("vgg_aug_shrinks_gap"))
-        out["asserts_aug_gap"] = e is not None
-    if "vgg_aug" in results and c1_best and c1_best != "baseline" and c1_best in results:
-        out["vs_ex1"] = claims.compare("test_accuracy", "vgg_aug", c1_best)
+        depth = claims.compare("test_accuracy", "vgg", "baseline", expect=e, where=says("vgg_beats_baseline"))
+        lines = [depth]
+        if "vgg_aug" in results and c1_best and c1_best != "baseline" and c1_best in results:
+            lines.append(claims.compare("test_accuracy", "vgg_aug", c1_best))
+        out["vs_ex1"] = bullets(lines)
+        out["vs_ex1_lead"] = ("**Compared with Exercise 1**, the VGG net is expected to be better"
+                              f"{checked(profile, 'vgg_beats_baseline')}:" if e else "**Compared with Exercise 1**:")
+        out["size"] = size_sentence(depth.claim, spread_of(results, list(results)))
+    out["loss"] = loss_sentence(results[present[0]], present[0])
     return out
+
+
+def bullets(sentences) -> str:
+    """A Markdown list, one sentence per item."""
+    return "\n".join(f"- {s}" for s in sentences)
+
+
+def size_sentence(claim, spread: float | None) -> str:
+    """A large difference compared with the seed-to-seed spread, where this build measured one."""
+    d = claim.numbers.get("difference")
+    if d is None:
+        return ""
+    if spread is None or spread == 0:
+        return (f"With one seed per experiment this build measures no seed-to-seed spread, so even a difference "
+                f"of {pts(d)} has no interval here; the full profile's three seeds give one.")
+    return (f"A difference of {pts(d)} is about {num(abs(d) / spread, 0)} times the largest seed-to-seed "
+            f"standard deviation of any experiment in this build ({points(spread, 1, sign=False)}): unlike a "
+            "difference of the size of that spread, it is not seed noise.")
+
+
+def loss_sentence(result: Mapping, name: str) -> str:
+    """Where the test loss of `name` is lowest, and whether it turns up afterwards."""
+    test_loss = result["history"]["test_loss"]
+    if len(test_loss) < 2:
+        return ""
+    best = min(range(len(test_loss)), key=test_loss.__getitem__)
+    epoch = result["history"]["epoch"][best]
+    if best < len(test_loss) - 1:
+        return (f"The test loss of **{name}** is lowest after epoch {epoch} of {len(test_loss)} and rises by "
+                f"{num(test_loss[-1] - test_loss[best])} afterwards.")
+    return (f"The test loss of **{name}** is lowest after the last epoch ({epoch}): with the learning rate "
+            "decaying to zero, the last epoch is the best one.")
+
+
+def curve_sentence(result: Mapping) -> str:
+    """The baseline's test loss through the epochs: its minimum and whether it turns up."""
+    hist = result["history"]
+    test_loss = hist["test_loss"]
+    best = min(range(len(test_loss)), key=test_loss.__getitem__)
+    text = (f"Without augmentation, the baseline's test loss is lowest after epoch {hist['epoch'][best]} of "
+            f"{len(test_loss)} ({num(test_loss[best])})")
+    if best < len(test_loss) - 1:
+        return (text + f" and then rises to {num(test_loss[-1])} while the training loss keeps falling to "
+                f"{num(hist['loss'][-1])}: the network fits its training images at the expense of new ones.")
+    return text + ", the last one: within this budget its test loss has not turned up."
 
 
 # --- the analysis step (Section 4 artifacts) -----------------------------------------------
@@ -478,8 +708,8 @@ def per_class(analysis: Mapping, exp: str) -> dict | None:
     if not pc:
         return None
     acc = dict(zip(pc["classes"], pc["accuracy"]))
-    confused = join_and(f"{c['true']} taken for {c['pred']} ({c['count']} images, {pct(c['share'])} of the "
-                        f"{c['true']} images)" for c in pc["most_confused"])
+    confused = join_and(f"{c['true']} taken for {c['pred']} ({pct(c['share'])} of the {c['true']} images)"
+                        for c in pc["most_confused"])
     return {"best": pc["best_class"], "best_acc": pct(acc[pc["best_class"]]),
             "worst": pc["worst_class"], "worst_acc": pct(acc[pc["worst_class"]]), "confused": confused}
 
@@ -489,14 +719,15 @@ def per_class_sentence(analysis: Mapping, exp: str) -> str:
     f = per_class(analysis, exp)
     if not f:
         return ""
-    return (f"Per class, **{exp}** does best on the class {f['best']} ({f['best_acc']}) and worst on "
-            f"{f['worst']} ({f['worst_acc']}); its commonest confusions are {f['confused']}.")
+    return (f"**{exp}** does best on the class {f['best']} ({f['best_acc']}) and worst on {f['worst']} "
+            f"({f['worst_acc']}); its commonest confusions are {f['confused']}.")
 
 
 def per_class_block(analysis: Mapping, exercise: int) -> dict:
     """The analysed models of one exercise, with their per-class sentences."""
     models = [m for m in (analysis or {}).get("models", []) if m in EXPERIMENTS and EXPERIMENTS[m]["exercise"] == exercise]
-    return {"models": models, "text": " ".join(per_class_sentence(analysis, m) for m in models)}
+    text = " ".join(per_class_sentence(analysis, m) for m in models)
+    return {"models": models, "text": f"Per class (test set): {text}" if text else ""}
 
 
 def layer_table(analysis: Mapping, model: str) -> str | None:
@@ -539,33 +770,47 @@ def paper_table(analysis: Mapping) -> str | None:
     return df.to_html(index=False, classes="results paper-results", border=0, escape=True)
 
 
-def input_images(analysis: Mapping, image_index: int) -> dict:
-    """Which picture X_train[index] is in this build's copy of the data, and whether it is the official one."""
-    inputs = (analysis or {}).get("inputs") or {}
-    images = inputs.get("images") or []
-    first = next((i for i in images if i["index"] == image_index), None)
-    second = next((i for i in images if i["index"] != image_index), None)
-    out = {"known": first is not None, "official": inputs.get("official_order")}
-    if first:
-        out["first"] = article(first["class"])
-    if second:
-        out["second_index"] = second["index"]
-        out["second"] = article(second["class"])
-    return out
+def intro(results: Mapping, seeds: int, profile: str) -> dict:
+    """The introduction's data-dependent sentences."""
+    from .config import PROFILES
+
+    trained = f"It trained {len(results)} of the {len(EXPERIMENTS)} registered experiments"
+    if seeds > 1:
+        trained += f", each with {seeds} seeds"
+    uncertainty = ""
+    if seeds > 1:
+        uncertainty = (f"Differences are given with 95 % intervals over {seeds} seeds, paired by seed; a difference "
+                       "whose interval includes zero is undetected, not absent.")
+    else:
+        uncertainty = ("Each experiment ran with one seed, so no difference has an interval; the full profile "
+                       "trains three seeds per experiment.")
+    caveat = "" if profile == "full" else (
+        f"The {profile} profile trains on fewer images or epochs than the assignment asks; what that does to "
+        "the accuracies is read from the tables, not assumed.")
+    training = ""
+    if "baseline" in results:
+        r = recipe(results["baseline"])
+        training = (f"Exercise 1 uses the assignment's settings: {r['optimizer']} with learning rate "
+                    f"{r['learning_rate']}, batches of {r['batch_size']}, {r['epochs']} and plain categorical "
+                    "cross-entropy.")
+    return {"profile": f"**{profile}**, {PROFILES[profile]['description']}", "trained": trained,
+            "training": training,
+            "uncertainty": uncertainty, "caveat": caveat}
 
 
-def context(claims: ClaimBook, results: Mapping, visuals: Mapping, analysis: Mapping, profile: str) -> dict:
+def context(claims: ClaimBook, results: Mapping, visuals: Mapping, analysis: Mapping, profile: str,
+            seeds: int = 1) -> dict:
     """Everything the prose needs beyond the raw results: one dict per section."""
     c1_best = visuals.get("chosen", {}).get("ex1", {}).get("experiment")
     totals = (analysis or {}).get("totals", {})
     return {
+        "intro": intro(results, seeds, profile),
         "ex1": ex1(claims, results, profile),
         "ex2": {"fields": ex2_fields(visuals, c1_best) if c1_best else {"text": "", "last": None},
                 "vgg_field": receptive_fields(VGG_TYPES)[-1][0],
-                "inputs": input_images(analysis, visuals.get("image_index", 12)),
                 "figs": ex2_figures(visuals),
-                **ex2(claims, visuals, profile)},
-        "ex3": ex3(claims, results, profile, c1_best, totals),
+                **ex2(claims, visuals, profile, analysis)},
+        "ex3": ex3(claims, results, profile, c1_best, analysis),
         "per_class": {n: per_class(analysis, n) for n in (analysis or {}).get("models", [])},
         "classes1": per_class_block(analysis, 1),
         "classes3": per_class_block(analysis, 3),

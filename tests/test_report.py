@@ -33,13 +33,17 @@ VGG_LAYERS = ["conv1_1", "relu1_1", "pool1", "conv4_3", "relu4_3", "pool4"]
 # --- fixtures: figures, visuals, provenance in the build's formats -----------------------------
 
 
-def _layer_facts(name: str, shape: list[int], zero: float, dead: int) -> dict:
+def _layer_facts(name: str, shape: list[int], zero: float, dead: int, lead: int = 17) -> dict:
     kind = re.sub(r"\d.*", "", name)
     return {"type": kind, "shape": shape, "zero_fraction": 0.0 if kind == "conv" else zero,
-            "dead_channels": 0 if kind == "conv" else dead, "mean": 0.05, "max": 0.75, "min": -0.5 if kind == "conv" else 0.0}
+            "dead_channels": 0 if kind == "conv" else dead, "mean": 0.05, "max": 0.75, "min": -0.5 if kind == "conv" else 0.0,
+            # The visualiser's channel ranking by mean response (visualize.channel_extremes).
+            "most_active": {"channel": lead, "mean": 0.38}, "median_channel_mean": 0.06,
+            "least_active": {"channel": 3, "mean": -0.37 if kind == "conv" else 0.0}}
 
 
-def _model_visuals(exp: str, layers: list[str], channels: int) -> dict:
+def _model_visuals(exp: str, layers: list[str], channels: int, image: int = 12, label: int = 0,
+                   tag: str = "") -> dict:
     size = {"1": 32, "2": 16, "3": 8, "4": 4}
     facts = {}
     for i, name in enumerate(layers):
@@ -51,18 +55,22 @@ def _model_visuals(exp: str, layers: list[str], channels: int) -> dict:
         if name.startswith("pool") and i > 0:
             # A 2×2 maximum is zero only where all four inputs are: pooling lowers the share.
             zero = facts[layers[i - 1]]["zero_fraction"] * 0.4
-        facts[name] = _layer_facts(name, [side, side, channels], zero=zero, dead=i % 3)
-    figures = [{"id": f"input-{exp}", "kind": "input", "experiment": exp, "layer": None,
-                "path": f"input-{exp}.png", "tiles": 1, "caption": f"Input image #12 seen by {exp}."}]
+        # The second image shares the first layers' leading channel, not the deeper ones'.
+        lead = 17 if not tag or i < 3 else 5 + i
+        facts[name] = _layer_facts(name, [side, side, channels], zero=zero, dead=i % 3, lead=lead)
+    suffix = f"-{tag}" if tag else ""
+    figures = [{"id": f"input-{exp}{suffix}", "kind": "input", "experiment": exp, "layer": None,
+                "path": f"input-{exp}{suffix}.png", "tiles": 1, "caption": f"Input image #{image} seen by {exp}."}]
     convs = [n for n in layers if n.startswith("conv")]
-    for name in convs[:1] if exp.startswith("vgg") else convs:
+    for name in ([] if tag else convs[:1] if exp.startswith("vgg") else convs):
         figures.append({"id": f"filters-{exp}-{name}", "kind": "filters", "experiment": exp, "layer": name,
                         "path": f"filters-{exp}-{name}.png", "tiles": channels, "caption": f"Filters of {name}."})
     for name in layers:
-        figures.append({"id": f"act-{exp}-{name}", "kind": "activations", "experiment": exp, "layer": name,
-                        "path": f"act-{exp}-{name}.png", "tiles": channels, "caption": f"Activations of {name}."})
-    return {"experiment": exp, "layers": layers, "facts": facts, "figures": figures, "image_index": 12,
-            "true_label": 0, "predicted_label": 0, "probability": 0.42}
+        figures.append({"id": f"act-{exp}-{name}{suffix}", "kind": "activations", "experiment": exp, "layer": name,
+                        "path": f"act-{exp}-{name}{suffix}.png", "tiles": channels,
+                        "caption": f"Activations of {name}{' for the second image' if tag else ''}."})
+    return {"experiment": exp, "layers": layers, "facts": facts, "figures": figures, "image_index": image,
+            "true_label": label, "predicted_label": label, "probability": 0.42}
 
 
 def fake_visuals(results: dict) -> dict:
@@ -75,15 +83,22 @@ def fake_visuals(results: dict) -> dict:
         models[chosen["ex1"]["experiment"]] = _model_visuals(chosen["ex1"]["experiment"], BASELINE_LAYERS, 32)
     if "ex3" in chosen:
         models[chosen["ex3"]["experiment"]] = _model_visuals(chosen["ex3"]["experiment"], VGG_LAYERS, 64)
+    # A second training image of another class (build.make_visuals), in a copy not in the official order.
+    layers = {name: (BASELINE_LAYERS, 32) if name == chosen.get("ex1", {}).get("experiment") else (VGG_LAYERS, 64)
+              for name in models}
+    second = {name: _model_visuals(name, *layers[name], image=29, label=1, tag="second") for name in models}
+    inputs = {"official_order": False, "data_kind": "image-folder-archive",
+              "images": [{"index": 12, "class": "airplane"}, {"index": 29, "class": "automobile"}]}
     augmentation = {s: {"id": f"aug-{s}", "kind": "augmentation", "path": f"aug-{s}.png", "tiles": 20,
                         "caption": f"Augmentation strategy {s}."} for s in config.AUGMENTATIONS}
-    return {"chosen": chosen, "image_index": 12, "models": models, "augmentation": augmentation}
+    return {"chosen": chosen, "image_index": 12, "models": models, "augmentation": augmentation,
+            "inputs": inputs, "second": second}
 
 
 def fake_figures(results: dict, visuals: dict) -> dict:
     records = {fid: {"id": fid, "kind": "curves", "path": f"{fid}.png", "caption": f"Training curves {fid}."}
                for fid in ("curves-ex1", "curves-ex3")}
-    for vis in visuals["models"].values():
+    for vis in [*visuals["models"].values(), *visuals.get("second", {}).values()]:
         records.update({r["id"]: r for r in vis["figures"]})
     records.update({r["id"]: r for r in visuals["augmentation"].values()})
     return records
