@@ -300,13 +300,13 @@ class Numbering:
         if kind in ("activations", "filters", "misclassified"):
             return "100%"
         if kind == "input":
-            return "62%"
+            return "72%"
         if kind == "augmentation":
             return "62%"
         if kind == "confusion":
             return "58%"
         if kind == "schematic":
-            return "42%"
+            return "85%"  # a wide two-row diagram: its 9-pt labels print at about 7 pt
         return "100%"
 
     # Boilerplate that activation captions repeat: said in full on the first grid only.

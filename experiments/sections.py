@@ -337,7 +337,6 @@ def reuse_sentence(reused: str | None, leader: str, asserted: bool) -> str:
     else:
         text += "."
     return text
-    return out
 
 
 # --- Exercise 2 ------------------------------------------------------------------------------
@@ -802,7 +801,6 @@ def context(claims: ClaimBook, results: Mapping, visuals: Mapping, analysis: Map
             seeds: int = 1) -> dict:
     """Everything the prose needs beyond the raw results: one dict per section."""
     c1_best = visuals.get("chosen", {}).get("ex1", {}).get("experiment")
-    totals = (analysis or {}).get("totals", {})
     return {
         "intro": intro(results, seeds, profile),
         "ex1": ex1(claims, results, profile),

@@ -241,9 +241,10 @@ def test_the_report_gets_analysis_and_its_figures(results_one_seed, tmp_path):
         fh.write('\n\nAnalysed: {{ analysis.models | join("+") }}.\n')  # the prose itself places the figure
     visuals = fake_visuals(results_one_seed)
     records = fake_figures(results_one_seed, visuals)
-    records["confusion-baseline"] = {"id": "confusion-baseline", "path": "analysis/confusion-baseline.png",
-                                     "kind": "confusion", "experiment": "baseline", "caption": "Counts."}
+    # 1 a) places the confusion matrix of the best augmented model (aug_shift in this fixture).
+    records["confusion-aug_shift"] = {"id": "confusion-aug_shift", "path": "analysis/confusion-aug_shift.png",
+                                      "kind": "confusion", "experiment": "aug_shift", "caption": "Counts."}
     page, _ = report.render_html(results_one_seed, {}, records, visuals, fake_provenance(results_one_seed), "smoke",
                                  prose_dir=prose, analysis={"models": ["baseline", "aug_shift", "vgg_aug"]})
     assert "Analysed: baseline+aug_shift+vgg_aug." in page
-    assert 'src="figures/analysis/confusion-baseline.png"' in page
+    assert 'src="figures/analysis/confusion-aug_shift.png"' in page
