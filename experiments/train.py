@@ -271,7 +271,7 @@ def environment() -> dict:
         "keras": keras.__version__,
         "backend": info["name"],
         "backend_version": info["version"],
-        "devices": info["devices"],
+        "devices": list(info["devices"]),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
     }
