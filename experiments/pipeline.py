@@ -206,16 +206,9 @@ class Run:
         """done / damaged (a file garbled or changed since training) / partial / none."""
         if (self.dir / "metrics.json").exists() or (self.dir / RUN_DIGESTS).exists():
             return "done" if run_intact(self.dir) else "damaged"
-        state = self.dir / "checkpoint" / "state.json"
-        if state.exists():
-            try:
-                saved = atomic.read_json(state)
-                ok = (isinstance(saved, dict) and isinstance(saved.get("history"), list)
-                      and isinstance(saved.get("model"), str) and Path(saved["model"]).name == saved["model"])
-            except (OSError, ValueError):
-                ok = False
-            return "partial" if ok else "damaged"
-        return "none"
+        from .train import checkpoint_state  # reads files only: no backend import
+
+        return checkpoint_state(self.dir) or "none"
 
 
 # A finished run's files; `.digests.json` records what they were when training wrote them.

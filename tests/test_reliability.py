@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -32,24 +33,11 @@ from conftest import error_line, ok, write_image_folder_archive
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Runs `invoke <args>` in-process after making the training callback send itself a signal
-# once the first epoch is complete and checkpointed: a real Ctrl-C (SIGINT) or kill -9.
-SIGNAL_AFTER_EPOCH_1 = r"""
-import os, signal, sys
-sig = getattr(signal, sys.argv.pop(1))
-signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even if started with SIGINT ignored
-from experiments import train
-original = train._progress_callback
-def signalling_callback(*args, **kwargs):
-    callback = original(*args, **kwargs)
-    on_epoch_end = callback.on_epoch_end
-    def on_epoch_end_then_signal(epoch, logs=None):
-        on_epoch_end(epoch, logs)
-        if epoch == 0:
-            os.kill(os.getpid(), sig)
-    callback.on_epoch_end = on_epoch_end_then_signal
-    return callback
-train._progress_callback = signalling_callback
+# Runs `invoke <args>` as in a terminal: Ctrl-C raises KeyboardInterrupt even if the
+# tests were started with SIGINT ignored.
+INVOKE_IN_A_TERMINAL = r"""
+import signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from invoke.main import program
 program.run(["invoke", *sys.argv[1:]])
 """
@@ -63,11 +51,46 @@ pipeline.train_runs(settings, sys.argv[2:], pipeline.DataSource(settings))
 """
 
 
-def run(cmd: list[str], build: Path, dist: Path, timeout: int = 300, **env) -> subprocess.CompletedProcess:
+def child_env(build: Path, dist: Path, **env) -> dict:
     full_env = {k: v for k, v in os.environ.items() if k != "PW09_DATA"}
     full_env.update(PW09_BUILD_DIR=str(build), PW09_DIST_DIR=str(dist), **env)
-    return subprocess.run([sys.executable, *cmd], cwd=ROOT, env=full_env, capture_output=True, text=True,
-                          timeout=timeout)
+    return full_env
+
+
+def run(cmd: list[str], build: Path, dist: Path, timeout: int = 300, **env) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *cmd], cwd=ROOT, env=child_env(build, dist, **env), capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def invoke_stopped_after_epoch_1(args: list[str], build: Path, dist: Path, sig: int,
+                                 timeout: float = 300) -> subprocess.CompletedProcess:
+    """`invoke <args>` for the baseline, sent `sig` (Ctrl-C or kill -9) from outside as soon
+    as its first epoch is checkpointed, while the second one trains."""
+    out, err = build.parent / f"{build.name}-stdout.txt", build.parent / f"{build.name}-stderr.txt"
+    build.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w") as stdout, open(err, "w") as stderr:  # files, not pipes: nothing blocks the child
+        proc = subprocess.Popen([sys.executable, "-c", INVOKE_IN_A_TERMINAL, *args], cwd=ROOT,
+                                env=child_env(build, dist), stdout=stdout, stderr=stderr, text=True)
+        deadline = time.monotonic() + timeout
+        try:
+            while proc.poll() is None and time.monotonic() < deadline:
+                if any(checkpointed_epoch(p) == 1 for p in build.glob("runs/baseline/*/checkpoint/state.json")):
+                    proc.send_signal(sig)
+                    break
+                time.sleep(0.005)
+            proc.wait(timeout=timeout)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out.read_text(), err.read_text())
+
+
+def checkpointed_epoch(state: Path) -> int | None:
+    try:
+        return json.loads(state.read_text())["epoch"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def invoke(args: list[str], build: Path, dist: Path, **env) -> subprocess.CompletedProcess:
@@ -273,47 +296,61 @@ def tiny_dataset():
     return Dataset(x_train, y_train, x_test, y_test, fingerprint="sha256:tiny", source="test", kind="image-folder")
 
 
+def stop_after_epoch(n: int):
+    """A Keras callback that presses Ctrl-C once epoch `n` is recorded and checkpointed."""
+    import keras
+
+    class StopAfterEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch + 1 == n:
+                raise KeyboardInterrupt
+
+    return StopAfterEpoch()
+
+
+LOSS_COLUMNS = ["epoch", "loss", "accuracy", "test_loss", "test_accuracy"]
+
+
 @pytest.mark.slow
-def test_interrupted_training_resumes_from_the_last_complete_epoch(tmp_path, monkeypatch):
+@pytest.mark.parametrize("name", ["baseline", "aug_flip", "vgg"])  # no random layer; random flips; dropout
+def test_an_interrupted_run_resumes_to_the_numbers_of_an_uninterrupted_one(tmp_path, name):
     from experiments import train
 
-    cfg = config.resolve("baseline", "smoke")
-    cfg.update(train_size=100, test_size=50, epochs=3)
-    data, run_dir = tiny_dataset(), tmp_path / "run"
+    cfg = config.resolve(name, "smoke")
+    cfg.update(train_size=100, test_size=50, epochs=2)
+    data = tiny_dataset()
+    whole = train.train_run(cfg, 1234, data, tmp_path / "whole")
 
-    # Ctrl-C lands while epoch 2 is being checkpointed: its model file is written, the
-    # state that would point at it is not.
-    real_write_json = atomic.write_json
-
-    def write_json(path, obj):
-        if Path(path).name == "state.json" and obj["epoch"] == 2:
-            raise KeyboardInterrupt
-        real_write_json(path, obj)
-
-    monkeypatch.setattr(atomic, "write_json", write_json)
-    with pytest.raises(train.TrainingInterrupted):
-        train.train_run(cfg, 1234, data, run_dir)
-    monkeypatch.undo()
-    state = train._Checkpoint(run_dir).load()
+    run_dir = tmp_path / "run"
+    with pytest.raises(train.TrainingInterrupted) as stop:
+        train.train_run(cfg, 1234, data, run_dir, callbacks=(stop_after_epoch(1),))
+    assert (stop.value.epochs_done, stop.value.epochs) == (1, 2)
+    checkpoint = train.Checkpoint(run_dir)
+    state = checkpoint.load()
     assert state["epoch"] == 1 and len(state["history"]) == 1
-    assert (run_dir / "checkpoint" / state["model"]).is_file()
+    assert train.checkpoint_state(run_dir) == "partial"
     assert not (run_dir / "metrics.json").exists()  # not done, so never published
-    first_epoch = state["history"][0]
+    # What Ctrl-C in the middle of checkpointing epoch 2 leaves: its model file, no state naming it.
+    shutil.copyfile(checkpoint.dir / state["model"], checkpoint.dir / "epoch-0002.keras")
 
-    metrics = train.train_run(cfg, 1234, data, run_dir)
-    assert metrics["resumed_from_epoch"] == 1 and metrics["seed"] == 1234
+    resumed = train.train_run(cfg, 1234, data, run_dir)
+    assert resumed["resumed_from_epoch"] == 1 and whole["resumed_from_epoch"] == 0
+    for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):  # bit for bit
+        assert resumed[key] == whole[key], (key, resumed[key], whole[key])
     rows = history_rows(run_dir / "history.csv")
-    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]  # as long as an uninterrupted run
-    assert float(rows[0]["loss"]) == first_epoch["loss"]  # the epoch before the stop is kept
+    assert [[r[c] for c in LOSS_COLUMNS] for r in rows] == \
+           [[r[c] for c in LOSS_COLUMNS] for r in history_rows(tmp_path / "whole" / "history.csv")]
+    assert [int(r["epoch"]) for r in rows] == [1, 2] and float(rows[0]["loss"]) == state["history"][0]["loss"]
     assert json.loads((run_dir / "metrics.json").read_text())["resumed_from_epoch"] == 1
     assert (run_dir / "model.keras").is_file() and not (run_dir / "checkpoint").exists()
+    assert train.checkpoint_state(run_dir) is None
 
 
 @pytest.mark.slow
 def test_ctrl_c_says_where_the_run_stopped_without_a_traceback(tmp_path, smoke_archive):
     build_dir, dist = tmp_path / "build", tmp_path / "dist"
-    proc = run(["-c", SIGNAL_AFTER_EPOCH_1, "SIGINT", "experiment", "--name", "baseline", "--profile", "smoke",
-                "--data", str(smoke_archive)], build_dir, dist)
+    proc = invoke_stopped_after_epoch_1(["experiment", "--name", "baseline", "--profile", "smoke",
+                                         "--data", str(smoke_archive)], build_dir, dist, signal.SIGINT)
     assert proc.returncode == 130, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr[-3000:]
     assert ("interrupted: baseline seed 1234 stopped after epoch 1 of 2; "
@@ -332,7 +369,7 @@ def resumed_build(tmp_path_factory, smoke_archive):
     folder = tmp_path_factory.mktemp("resumed")
     build_dir, dist = folder / "build", folder / "dist"
     args = ["experiment", "--name", "baseline", "--profile", "smoke", "--data", str(smoke_archive)]
-    killed = run(["-c", SIGNAL_AFTER_EPOCH_1, "SIGKILL", *args], build_dir, dist)
+    killed = invoke_stopped_after_epoch_1(args, build_dir, dist, signal.SIGKILL)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     run_dir = the_run(build_dir)
     after_kill = {
@@ -454,23 +491,44 @@ def test_bad_data_on_a_finished_build_loses_nothing(resumed_build, tmp_path):
 # =========================================================================================
 
 
+def train_only(folder: Path, archive: Path, name: str = "baseline") -> tuple[str, dict, list[dict]]:
+    """The smoke runs of `name` trained start to end in a process of their own:
+    (run folder name, metrics, history rows)."""
+    build_dir = folder / "build"
+    ok(run(["-c", TRAIN_ONLY, str(archive), name], build_dir, folder / "dist"))
+    run_dir = the_run(build_dir, name)
+    return run_dir.name, json.loads((run_dir / "metrics.json").read_text()), history_rows(run_dir / "history.csv")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_baseline(tmp_path_factory, smoke_archive):
+    return train_only(tmp_path_factory.mktemp("uninterrupted"), smoke_archive)
+
+
 @pytest.mark.slow
-def test_same_seed_same_profile_same_numbers(tmp_path, smoke_archive):
+def test_same_seed_same_profile_same_numbers(tmp_path, smoke_archive, uninterrupted_baseline):
     """The smoke baseline trained twice, in two processes and two build folders."""
-    outputs = []
-    for i in range(2):
-        build_dir = tmp_path / f"build{i}"
-        ok(run(["-c", TRAIN_ONLY, str(smoke_archive), "baseline"], build_dir, tmp_path / f"dist{i}"))
-        run_dir = the_run(build_dir)
-        metrics = json.loads((run_dir / "metrics.json").read_text())
-        history = history_rows(run_dir / "history.csv")
-        outputs.append((run_dir.name, metrics, history))
-    (key_a, metrics_a, history_a), (key_b, metrics_b, history_b) = outputs
+    (key_a, metrics_a, history_a), (key_b, metrics_b, history_b) = uninterrupted_baseline, \
+        train_only(tmp_path, smoke_archive)
     assert key_a == key_b
     assert metrics_a["seed"] == 1234 and metrics_a["resumed_from_epoch"] == 0
     timing = {"train_seconds"}
     assert {k: v for k, v in metrics_a.items() if k not in timing} == \
            {k: v for k, v in metrics_b.items() if k not in timing}
-    columns = ["epoch", "loss", "accuracy", "test_loss", "test_accuracy"]
-    assert [[r[c] for c in columns] for r in history_a] == [[r[c] for c in columns] for r in history_b]
+    assert [[r[c] for c in LOSS_COLUMNS] for r in history_a] == [[r[c] for c in LOSS_COLUMNS] for r in history_b]
     assert len(history_a) == 2
+
+
+@pytest.mark.slow
+def test_kill_9_and_resume_give_the_numbers_of_an_uninterrupted_run(resumed_build, uninterrupted_baseline):
+    """Killed after epoch 1 of 2 and resumed in a new process: the same run, to the last bit."""
+    key, whole, whole_history = uninterrupted_baseline
+    run_dir = the_run(resumed_build[0])
+    assert run_dir.name == key  # the same run: same data, configuration and code
+    resumed = json.loads((run_dir / "metrics.json").read_text())
+    assert resumed["resumed_from_epoch"] == 1 and whole["resumed_from_epoch"] == 0
+    for metric in ("test_loss", "test_accuracy", "train_loss", "train_accuracy"):
+        assert resumed[metric] == whole[metric], (metric, resumed[metric], whole[metric])
+    rows = history_rows(run_dir / "history.csv")
+    assert list(rows[0]) == ["epoch", "loss", "accuracy", "test_loss", "test_accuracy", "seconds"]
+    assert [[r[c] for c in LOSS_COLUMNS] for r in rows] == [[r[c] for c in LOSS_COLUMNS] for r in whole_history]

@@ -260,18 +260,36 @@ def test_a_garbled_run_is_damaged_not_cached(tmp_path, file, damage, recorded):
 
 @pytest.mark.parametrize("state", ['{"epoch": 1, "mod', '{"epoch": 1, "model": "../../../../etc/passwd", "history": []}'])
 def test_a_garbled_checkpoint_is_damaged_and_a_garbled_result_is_not_current(tmp_path, state):
-    from experiments.train import _Checkpoint
+    from experiments.train import Checkpoint, checkpoint_state
 
     s = settings(tmp_path / "build")
     (run,) = pipeline.plan_runs(s, "baseline", "sha256:x")
     (run.dir / "checkpoint").mkdir(parents=True)
     (run.dir / "checkpoint" / "state.json").write_text(state)
-    assert _Checkpoint(run.dir).load() is None  # training starts again, reading nothing elsewhere
+    assert Checkpoint(run.dir).load() is None  # training starts again, reading nothing elsewhere
+    assert checkpoint_state(run.dir) == "damaged"
     assert pipeline.experiment_status(s, "baseline", "sha256:x") == "damaged (1/1 seeds)"
     (s.results / "vgg").mkdir(parents=True)
     (s.results / "vgg" / "metrics.json").write_text("garbage")
     results, problems = pipeline.current_results(s, "sha256:x")
     assert "vgg" not in results and problems["vgg"].startswith("damaged")
+
+
+def test_a_resumable_checkpoint_is_partial_and_one_without_its_model_is_damaged(tmp_path):
+    from experiments.train import Checkpoint, checkpoint_state
+
+    s = settings(tmp_path / "build")
+    (run,) = pipeline.plan_runs(s, "baseline", "sha256:x")
+    assert checkpoint_state(run.dir) is None and pipeline.experiment_status(s, "baseline", "sha256:x") == "missing"
+    (run.dir / "checkpoint").mkdir(parents=True)
+    (run.dir / "checkpoint" / "epoch-0001.keras").write_bytes(b"fake weights")
+    _, history = conftest.fake_run_metrics("baseline", run.seed, 0.5, 0.6, epochs=1)
+    atomic.write_json(run.dir / "checkpoint" / "state.json",
+                      {"epoch": 1, "model": "epoch-0001.keras", "history": history, "seed_states": [[1335, 8]]})
+    assert Checkpoint(run.dir).load()["epoch"] == 1 and checkpoint_state(run.dir) == "partial"
+    assert pipeline.experiment_status(s, "baseline", "sha256:x") == "partial (0/1 seeds)"
+    (run.dir / "checkpoint" / "epoch-0001.keras").unlink()
+    assert checkpoint_state(run.dir) == "damaged"
 
 
 def test_published_results_are_rewritten_when_damaged(tmp_path):
