@@ -3,11 +3,16 @@ and a tiny CIFAR-shaped image-folder archive for end-to-end runs."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
+import sys
 import tarfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -184,6 +189,65 @@ def calibration_cache(tmp_path_factory):
                                                       for b in {backend, "tensorflow", "torch", "jax"}}))
     os.environ["PW09_CACHE"] = str(folder)
     return folder
+
+
+def invoke(args: list[str], build: Path | None = None, dist: Path | None = None, timeout: int = 900,
+           **env: str) -> subprocess.CompletedProcess:
+    """`python -m invoke ARGS` in the checkout, with the build and dist folders given (and
+    any other environment variables); its wall time is in `.seconds`. Not checked: see ok()."""
+    env = dict(os.environ, **env)
+    if build is not None:
+        env["PW09_BUILD_DIR"] = str(build)
+    if dist is not None:
+        env["PW09_DIST_DIR"] = str(dist)
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    proc.seconds = time.perf_counter() - t0
+    return proc
+
+
+@dataclass(frozen=True)
+class SmokeProject:
+    """A finished `invoke all --profile smoke` of the tiny archive: every run, result,
+    figure, the report and the zip, and the first build's output."""
+    build: Path
+    dist: Path
+    archive: Path
+    first: subprocess.CompletedProcess
+
+    def copy(self, folder: Path) -> "SmokeProject":
+        """A copy in `folder` to change freely (a copied build keeps its stamps, so it is up to date)."""
+        shutil.copytree(self.build, folder / "build", symlinks=True)
+        shutil.copytree(self.dist, folder / "dist", symlinks=True)
+        return SmokeProject(folder / "build", folder / "dist", self.archive, self.first)
+
+    def invoke(self, *args: str, timeout: int = 900, **env: str) -> subprocess.CompletedProcess:
+        """`invoke ARGS --profile smoke --data ARCHIVE` in this project's folders, checked."""
+        return ok(invoke([*args, "--profile", "smoke", "--data", str(self.archive)], self.build, self.dist,
+                         timeout=timeout, **env))
+
+
+@pytest.fixture(scope="session")
+def smoke_project(tmp_path_factory, tiny_archive) -> SmokeProject:
+    """One real smoke build (it trains, a few minutes), shared by the whole test run.
+    Read it, never change it: a test that changes a build works on `smoke_copy`."""
+    folder = tmp_path_factory.mktemp("smoke-project")
+    first = ok(invoke(["all", "--profile", "smoke", "--data", str(tiny_archive)], folder / "build", folder / "dist",
+                      timeout=1800))
+    return SmokeProject(folder / "build", folder / "dist", tiny_archive, first)
+
+
+@pytest.fixture
+def smoke_copy(smoke_project, tmp_path) -> SmokeProject:
+    """A private copy of the shared smoke build."""
+    return smoke_project.copy(tmp_path)
+
+
+def snapshot(*folders: Path) -> dict[str, str]:
+    """Every file under `folders` by its sha256: compare two to see that nothing changed."""
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+            for folder in folders for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:

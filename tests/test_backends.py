@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
 
 
 def _smoke_baseline(backend: str, tmp_path: Path, archive: Path) -> dict:

@@ -15,22 +15,17 @@ import pytest
 
 from experiments import bench, config, estimate, pipeline
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
 
 
 def _env(build: Path, dist: Path, data: Path) -> dict:
     return dict(os.environ, PW09_BUILD_DIR=str(build), PW09_DIST_DIR=str(dist), PW09_DATA=str(data))
 
 
-@pytest.fixture(scope="module")
-def cached_build(tmp_path_factory, tiny_archive):
-    """A complete smoke build of the tiny fixture archive (trains for real, ~2 min)."""
-    build, dist = tmp_path_factory.mktemp("bench-build"), tmp_path_factory.mktemp("bench-dist")
-    env = _env(build, dist, tiny_archive)
-    proc = subprocess.run([sys.executable, "-m", "invoke", "all", "--profile", "smoke"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=1200)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return build, dist, tiny_archive
+@pytest.fixture
+def cached_build(smoke_copy):
+    """A copy of the shared smoke build (conftest's `smoke_project`)."""
+    return smoke_copy.build, smoke_copy.dist, smoke_copy.archive
 
 
 # --- the no-op build --------------------------------------------------------------------

@@ -8,7 +8,6 @@ far as importing TensorFlow, so each takes about a second.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import pickle
@@ -24,7 +23,8 @@ from PIL import Image
 from experiments.config import EXPERIMENTS, PROFILES
 from experiments.data import CLASS_NAMES
 
-ROOT = Path(__file__).resolve().parents[1]
+import conftest
+from conftest import ROOT, snapshot
 
 
 def cli(args: list[str], build: Path, dist: Path, **env) -> subprocess.CompletedProcess:
@@ -35,19 +35,10 @@ def cli(args: list[str], build: Path, dist: Path, **env) -> subprocess.Completed
 
 
 def error_line(proc: subprocess.CompletedProcess) -> str:
-    """The one `error:` line of a failed command (asserting the common contract)."""
-    assert proc.returncode != 0, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, proc.stderr
-    line = errors[0]
+    """The one `error:` line of a failed command, which says what is wrong; what to do."""
+    line = conftest.error_line(proc)
     assert "; " in line and line.endswith("."), line  # what is wrong; what to do.
     return line
-
-
-def snapshot(*folders: Path) -> dict[str, str]:
-    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
-            for folder in folders for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture

@@ -1,42 +1,21 @@
-"""End to end: `invoke all --profile smoke` on a tiny fixture archive, then a no-op
-rebuild and a single-experiment rerun. Trains for real (tiny), about two minutes."""
+"""End to end: the shared smoke build of a tiny fixture archive (conftest's
+`smoke_project`), then `--strict`, a no-op rebuild and a single-experiment rerun on a copy."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import time
 import zipfile
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ["baseline", "aug_flip", "aug_shift", "aug_strong", "vgg", "vgg_aug"]
 
 
-def invoke(args, build: Path, dist: Path, timeout=900):
-    env = dict(os.environ, PW09_BUILD_DIR=str(build), PW09_DIST_DIR=str(dist))
-    t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
-    proc.seconds = time.perf_counter() - t0
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc
-
-
-@pytest.fixture(scope="module")
-def smoke_build(tmp_path_factory, tiny_archive):
-    build, dist = tmp_path_factory.mktemp("build"), tmp_path_factory.mktemp("dist")
-    first = invoke(["all", "--profile", "smoke", "--data", str(tiny_archive), "--strict"], build, dist)
-    return build, dist, tiny_archive, first
-
-
 @pytest.mark.slow
-def test_all_artifacts_exist(smoke_build):
-    build, dist, _, first = smoke_build
+def test_all_artifacts_exist(smoke_project):
+    build, first = smoke_project.build, smoke_project.first
     for name in EXPERIMENTS:
         folder = build / "results" / name
         metrics = json.loads((folder / "metrics.json").read_text())
@@ -53,8 +32,8 @@ def test_all_artifacts_exist(smoke_build):
 
 
 @pytest.mark.slow
-def test_model_loads_with_plain_keras(smoke_build):
-    build = smoke_build[0]
+def test_model_loads_with_plain_keras(smoke_project):
+    build = smoke_project.build
     code = ("import keras, sys; m = keras.models.load_model(sys.argv[1]); "
             "assert m.output_shape == (None, 10), m.output_shape")
     subprocess.run([sys.executable, "-c", code, str(build / "results" / "baseline" / "model.keras")],
@@ -62,12 +41,12 @@ def test_model_loads_with_plain_keras(smoke_build):
 
 
 @pytest.mark.slow
-def test_pdf_holds_the_headings_and_the_measured_accuracy(smoke_build):
+def test_pdf_holds_the_headings_and_the_measured_accuracy(smoke_project):
     from pypdf import PdfReader
 
     from experiments.formats import pct
 
-    build = smoke_build[0]
+    build = smoke_project.build
     text = " ".join(page.extract_text() for page in PdfReader(build / "report" / "report.pdf").pages)
     text = " ".join(text.split())
     for heading in ("Data augmentation", "Visualisation of activations", "Deeper models",
@@ -78,8 +57,8 @@ def test_pdf_holds_the_headings_and_the_measured_accuracy(smoke_build):
 
 
 @pytest.mark.slow
-def test_zip_holds_report_and_sources_only(smoke_build):
-    _, dist, _, _ = smoke_build
+def test_zip_holds_report_and_sources_only(smoke_project):
+    dist = smoke_project.dist
     with zipfile.ZipFile(dist / "pw09-submission.zip") as zf:
         names = zf.namelist()
     assert "report/report.pdf" in names and "report/report.html" in names
@@ -94,15 +73,21 @@ def test_zip_holds_report_and_sources_only(smoke_build):
 
 
 @pytest.mark.slow
-def test_second_run_trains_nothing_and_single_experiment_reruns_alone(smoke_build):
-    build, dist, archive, _ = smoke_build
+def test_strict_smoke_build_passes_without_training(smoke_copy):
+    out = smoke_copy.invoke("all", "--strict").stdout
+    assert "Training" not in out and "all 6 cached" in out, out
+
+
+@pytest.mark.slow
+def test_second_run_trains_nothing_and_single_experiment_reruns_alone(smoke_copy):
+    build = smoke_copy.build
     stamp = {n: (build / "results" / n / "metrics.json").stat().st_mtime_ns for n in EXPERIMENTS}
-    again = invoke(["all", "--profile", "smoke", "--data", str(archive)], build, dist)
+    again = smoke_copy.invoke("all")
     assert "Training" not in again.stdout and "all 6 cached" in again.stdout
     assert again.seconds < 30, again.seconds
     assert stamp == {n: (build / "results" / n / "metrics.json").stat().st_mtime_ns for n in EXPERIMENTS}
 
-    rerun = invoke(["experiment", "--name", "vgg_aug", "--profile", "smoke", "--data", str(archive)], build, dist)
+    rerun = smoke_copy.invoke("experiment", "--name", "vgg_aug")
     trained = [line for line in rerun.stdout.splitlines() if line.startswith("Training ")]
     assert len(trained) == 1 and trained[0].startswith("Training vgg_aug ")
     after = {n: (build / "results" / n / "metrics.json").stat().st_mtime_ns for n in EXPERIMENTS}

@@ -6,13 +6,12 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from experiments import config, console, estimate
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
 RATES = {probe: {"train_images_per_s": 100.0, "eval_images_per_s": 1000.0, "startup_s": 5.0}
          for probe in estimate.PROBES}
 

@@ -12,7 +12,6 @@ test_cli_errors.py.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import re
@@ -29,9 +28,8 @@ import pytest
 
 from experiments import atomic, build, config, pipeline, report
 
-from conftest import error_line, ok, write_image_folder_archive
+from conftest import ROOT, error_line, ok, snapshot, write_image_folder_archive
 
-ROOT = Path(__file__).resolve().parents[1]
 
 # Runs `invoke <args>` as in a terminal: Ctrl-C raises KeyboardInterrupt even if the
 # tests were started with SIGINT ignored.
@@ -95,11 +93,6 @@ def checkpointed_epoch(state: Path) -> int | None:
 
 def invoke(args: list[str], build: Path, dist: Path, **env) -> subprocess.CompletedProcess:
     return run(["-m", "invoke", *args], build, dist, **env)
-
-
-def snapshot(*folders: Path) -> dict[str, str]:
-    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
-            for folder in folders for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def the_run(build: Path, name: str = "baseline") -> Path:

@@ -30,9 +30,7 @@ from experiments import atomic, build, data, pipeline, report
 from experiments.errors import DataError, Pw09Error, ReportError
 
 import conftest
-from conftest import ok, write_image_folder_archive
-
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT, ok, write_image_folder_archive
 
 
 def invoke(args: list[str], cwd: Path = ROOT, preexec=None, **env) -> subprocess.CompletedProcess:
@@ -542,28 +540,13 @@ def test_a_full_disk_while_zipping_is_one_sentence_and_keeps_the_zip(tmp_path):
 # =========================================================================================
 
 
-@pytest.fixture(scope="module")
-def smoke_build(tmp_path_factory):
-    """`invoke all --profile smoke` on a tiny archive: every run, figure, report and zip."""
-    folder = tmp_path_factory.mktemp("safe")
-    archive = write_image_folder_archive(folder / "smoke.tar.gz")
-    env = {"PW09_BUILD_DIR": str(folder / "build"), "PW09_DIST_DIR": str(folder / "dist")}
-    ok(invoke(["all", "--profile", "smoke", "--data", str(archive)], **env))
-    return folder, archive
-
-
 @pytest.fixture
-def damaged_copy(smoke_build, tmp_path):
-    """A copy of the finished build (copies keep their stamps) and how to run in it."""
-    folder, archive = smoke_build
-    shutil.copytree(folder / "build", tmp_path / "build", symlinks=True)
-    shutil.copytree(folder / "dist", tmp_path / "dist", symlinks=True)
-    env = {"PW09_BUILD_DIR": str(tmp_path / "build"), "PW09_DIST_DIR": str(tmp_path / "dist")}
-
+def damaged_copy(smoke_copy):
+    """A copy of the shared smoke build (copies keep their stamps) and how to run in it."""
     def run(command: str) -> subprocess.CompletedProcess:
-        return ok(invoke([command, "--profile", "smoke", "--data", str(archive)], **env))
+        return smoke_copy.invoke(command)
 
-    return tmp_path / "build", tmp_path / "dist", run
+    return smoke_copy.build, smoke_copy.dist, run
 
 
 @pytest.mark.slow
