@@ -105,11 +105,10 @@ def history_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-@pytest.fixture(scope="module")
-def smoke_archive(tmp_path_factory) -> Path:
+@pytest.fixture
+def smoke_archive(tiny_archive) -> Path:
     """Exactly what the smoke profile draws: 100 training and 50 test images per class."""
-    return write_image_folder_archive(tmp_path_factory.mktemp("data") / "smoke-cifar.tar.gz",
-                                      per_class_train=100, per_class_test=50)
+    return tiny_archive
 
 
 # =========================================================================================
