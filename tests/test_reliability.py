@@ -105,7 +105,7 @@ def history_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def smoke_archive(tiny_archive) -> Path:
     """Exactly what the smoke profile draws: 100 training and 50 test images per class."""
     return tiny_archive
