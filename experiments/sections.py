@@ -17,7 +17,7 @@ from typing import Mapping
 
 from . import stats
 from .claims import ClaimBook
-from .config import AUGMENTATIONS, EXPERIMENTS
+from .config import AUGMENTATIONS, DEFAULT_IMAGE_INDEX, EXPERIMENTS
 from .data import CLASS_NAMES
 from .formats import article, join_and, num, pct, points, pts, thousands
 
@@ -548,7 +548,7 @@ def context(claims: ClaimBook, results: Mapping, visuals: Mapping, analysis: Map
         "ex1": ex1(claims, results, profile),
         "ex2": {"fields": ex2_fields(visuals, c1_best) if c1_best else {"text": "", "last": None},
                 "vgg_field": receptive_fields(VGG_TYPES)[-1][0],
-                "inputs": input_images(analysis, visuals.get("image_index", 12)),
+                "inputs": input_images(analysis, visuals.get("image_index", DEFAULT_IMAGE_INDEX)),
                 "figs": ex2_figures(visuals),
                 **ex2(claims, visuals, profile)},
         "ex3": ex3(claims, results, profile, c1_best, totals),
