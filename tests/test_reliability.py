@@ -28,7 +28,7 @@ import pytest
 
 from experiments import atomic, build, config, report
 from experiments.results import current_results
-from experiments.runs import DataSource, train_runs
+from experiments.runs import DataSource
 from experiments.settings import Settings
 
 from conftest import error_line, ok, write_image_folder_archive
