@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 from invoke import task
 
+from experiments.config import DEFAULT_IMAGE_INDEX
 from experiments.errors import Interrupted, Pw09Error
 
 PROFILE_HELP = "full (default), quick (~30 min on a 2-core CPU) or smoke (~2 min)"
@@ -62,11 +63,11 @@ def _int(value, option: str):
         raise ConfigError(f"{option} must be a whole number, got {value!r}; pass e.g. {option} 3.") from None
 
 
-def _settings(profile, data, seeds=None, strict=False, image_index=12, mixed_precision=False):
-    from experiments.pipeline import Settings
+def _settings(profile, data, seeds=None, strict=False, image_index=None, mixed_precision=False):
+    from experiments.settings import Settings
 
     return Settings(profile=profile, data=data, n_seeds=_int(seeds, "--seeds"), strict=strict,
-                    image_index=12 if image_index is None else _int(image_index, "--image-index"),
+                    image_index=DEFAULT_IMAGE_INDEX if image_index is None else _int(image_index, "--image-index"),
                     mixed_precision=mixed_precision)
 
 
@@ -102,7 +103,7 @@ def report(c, profile="full", data=None, seeds=None, strict=False):
 
 
 @task(help={"experiment": "only this experiment's model (default: the ones the report shows)",
-            "layer": "only this layer's figures", "image_index": "training image to feed (default 12); the first training image of another class is drawn too",
+            "layer": "only this layer's figures", "image_index": f"training image to feed (default {DEFAULT_IMAGE_INDEX}); the first training image of another class is drawn too",
             "profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP})
 def visualize(c, experiment=None, layer=None, image_index=None, profile="full", data=None, seeds=None):
     """Exercise 2: filters, activation maps and augmentation grids from saved models."""
@@ -146,7 +147,7 @@ def clean(c, all=False):
     """Delete generated results, figures, report and zip (trained runs are kept)."""
     with _user_errors():
         from experiments import build
-        from experiments.pipeline import Settings
+        from experiments.settings import Settings
 
         for path in build.clean(Settings(profile="smoke"), everything=all):
             print(f"removed {path}")

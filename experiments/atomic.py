@@ -7,7 +7,9 @@ temporary file in the same folder, flushed to disk, then renamed into place.
 from __future__ import annotations
 
 import contextlib
+import csv
 import errno
+import io
 import json
 import os
 import re
@@ -114,3 +116,23 @@ def write_json(path: str | os.PathLike, obj) -> None:
 
 def read_json(path: str | os.PathLike):
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+# Columns of a CSV table that hold whole numbers; every other column holds floats.
+WHOLE_COLUMNS = ("epoch", "seed")
+
+
+def write_csv(path: str | os.PathLike, rows: list[dict], columns: list[str]) -> None:
+    """`rows` as a CSV table with a header, floats written with `repr` so `read_csv` gets them back exactly."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (repr(row[k]) if isinstance(row[k], float) else row[k]) for k in columns})
+    write_text(path, buf.getvalue())
+
+
+def read_csv(path: str | os.PathLike) -> list[dict]:
+    """The rows of a table `write_csv` wrote: ints in `WHOLE_COLUMNS`, floats elsewhere."""
+    with open(path, newline="") as fh:
+        return [{k: (int(v) if k in WHOLE_COLUMNS else float(v)) for k, v in row.items()} for row in csv.DictReader(fh)]

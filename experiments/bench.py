@@ -28,7 +28,8 @@ from pathlib import Path
 
 from . import atomic, config, estimate
 from .errors import ConfigError, Pw09Error
-from .pipeline import ROOT, Settings, keras_backend
+from .keras_env import keras_backend
+from .settings import ROOT, Settings
 
 BATCH, WARMUP = 128, 3
 # Steps of the one epoch each measurement trains (128 x steps images: a multiple of 5 splits

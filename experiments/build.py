@@ -1,4 +1,4 @@
-"""The commands behind `invoke`: each one a function of `pipeline.Settings`.
+"""The commands behind `invoke`: each one a function of `settings.Settings`.
 
     all         train what is missing, publish results, draw figures, render, zip
     experiment  retrain one experiment (even if cached), then refresh the rest
@@ -7,8 +7,8 @@
     zip         the submission archive
     status      each experiment: cached / partial / stale / missing
 
-Every step below is a `pipeline.Step`: it declares what it reads and writes and is
-skipped when none of that changed.
+Every step below is a stage of `stages.STAGES`, which declares what it reads and writes;
+it is skipped when none of that changed.
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ import time
 import zipfile
 from pathlib import Path
 
-from . import analysis, analysis_figures, atomic, config, pipeline
+from . import analysis, atomic, config, results as published, runs
 from .errors import Pw09Error
-from .pipeline import ROOT, DataSource, Settings, Step, sources
-
-ZIP_NAME = "pw09-submission.zip"
+from .runs import DataSource
+from .settings import ROOT, Settings, build_lock, shown_path, sources
+from .stages import STAGES, ZIP_NAME
+from .stamps import inside
 # What the submission holds besides the report: the sources, nothing generated.
 ZIP_SOURCES = ["tasks.py", "pyproject.toml", "README.md", "experiments/*.py"]  # + templates/, report_src/
 # The only kinds of file the zip may hold, by top folder: no data, weights, caches or VCS.
@@ -55,10 +56,7 @@ def make_figures(settings: Settings, results: dict) -> dict:
     }
     manifest_path = settings.figures / "figures.json"
     present = {fid: [n for n in names if n in results] for fid, (names, _) in groups.items()}
-    outs = [settings.figures / f"{fid}.png" for fid, names in present.items() if names] + [manifest_path]
-    step = Step(settings, "figures",
-                deps=[settings.results / n / "metrics.json" for n in results] + sources("experiments/figures.py"),
-                params={"present": present}, outs=outs)
+    step = STAGES["figures"].step(settings, results=results, present=present)
     if not step.needed():
         return atomic.read_json(manifest_path)
     _say("Figures: training curves")
@@ -101,13 +99,8 @@ def make_visuals(settings: Settings, results: dict, source: DataSource,
     strategies = sorted(config.AUGMENTATIONS) if only is None else []
     out_dir = settings.figures if only is None else settings.figures / "single"
     manifest_path = out_dir / "visuals.json"
-    step = Step(
-        settings, "visuals" if only is None else "visuals-single",
-        deps=[settings.results / e / "model.keras" for e in exps] + sources("experiments/visualize.py", "experiments/models.py"),
-        params={"chosen": chosen, "data": source.fingerprint, "image_index": settings.image_index,
-                "augmentations": {s: config.AUGMENTATIONS[s] for s in strategies}, "layer": layer},
-        outs=[manifest_path],
-    )
+    step = STAGES["visuals"].step(settings, "visuals" if only is None else "visuals-single", chosen=chosen,
+                                  fingerprint=source.fingerprint, strategies=strategies, layer=layer, out_dir=out_dir)
     if not step.needed():
         return atomic.read_json(manifest_path)
     from . import visualize
@@ -159,16 +152,7 @@ def make_analysis(settings: Settings, results: dict, source: DataSource) -> dict
     json_path = out_dir / "analysis.json"
     cfgs = [config.resolve(e, settings.profile, settings.overrides) for e in exps]
     subsets = {(c["test_size"], c["base_seed"]) for c in cfgs}
-    step = Step(settings, "analysis",
-                deps=[settings.results / e / f for e in exps for f in ("model.keras", "metrics.json")]
-                + sources("experiments/analysis.py", "experiments/analysis_figures.py", "experiments/layer_table.py",
-                          "experiments/inception.py", "experiments/models.py"),
-                params={"models": exps, "data": source.fingerprint, "image_index": settings.image_index,
-                        "test": sorted(subsets, key=str)},
-                outs=[json_path] + [out_dir / f"predictions-{e}.npz" for e in exps]
-                + [settings.figures / analysis_figures.SUBDIR / f"{fid}.png"
-                   for fid in ["per-class-accuracy", "inception-v4"]
-                   + [f"{kind}-{e}" for e in exps for kind in ("confusion", "misclassified")]])
+    step = STAGES["analysis"].step(settings, exps=exps, fingerprint=source.fingerprint, subsets=subsets)
     if not exps:
         return {}
     if not step.needed():
@@ -212,8 +196,6 @@ def provenance(settings: Settings, results: dict, source: DataSource) -> dict:
         "training_environment": env,
         "report_python": platform.python_version(),
         "host": f"{platform.machine()}, {platform.system()}",
-        "wall_times": {n: r["train_seconds"] for n, r in results.items()},
-        "per_seed_seconds": {n: r["per_seed"]["train_seconds"] for n, r in results.items()},
     }
 
 
@@ -231,7 +213,7 @@ def _collect_figures(figures: dict, visuals: dict, facts: dict | None = None) ->
 
 def figure_file(folder: Path, record: dict, manifest) -> Path:
     """The file a manifest record names, refused unless it lies inside `folder`."""
-    path = pipeline.inside(folder, record.get("path")) if isinstance(record, dict) else None
+    path = inside(folder, record.get("path")) if isinstance(record, dict) else None
     if path is None:
         raise Pw09Error(f"{manifest} names a figure outside {folder} ({record.get('path') if isinstance(record, dict) else record!r}); "
                         "it was edited or damaged, so delete it and run `invoke all` to draw the figures again.")
@@ -246,15 +228,8 @@ def make_report(settings: Settings, results: dict, problems: dict, figures: dict
     prov = provenance(settings, results, source)
     manifests = f"a figure manifest in {settings.figures}"
     figure_files = sorted({figure_file(settings.figures, r, manifests) for r in records.values()})
-    step = Step(
-        settings, "report",
-        deps=[settings.results / n / "metrics.json" for n in results] + figure_files
-        + _folder_files(settings.templates) + _folder_files(settings.report_src)
-        + sources("experiments/report.py", "experiments/claims.py", "experiments/stats.py"),
-        params={"problems": problems, "strict": settings.strict, "prov": prov, "visuals": visuals,
-                "analysis": facts or {}},
-        outs=[html_path, pdf_path],
-    )
+    step = STAGES["report"].step(settings, results=results, figure_files=figure_files, problems=problems,
+                                 prov=prov, visuals=visuals, facts=facts)
     if not step.needed():
         _say("Report: up to date")
         return pdf_path
@@ -285,16 +260,12 @@ def make_report(settings: Settings, results: dict, problems: dict, figures: dict
     for url in refused:
         _say(f"  warning: the report referenced {url}, which was not fetched (outside the build folder)")
     step.done(extra_outs=copies)
-    _say(f"Report: {pipeline._rel(html_path)}, {pipeline._rel(pdf_path)} ({time.perf_counter() - t0:.1f} s, "
+    _say(f"Report: {shown_path(html_path)}, {shown_path(pdf_path)} ({time.perf_counter() - t0:.1f} s, "
          f"{len(claims.records)} checked claims)")
     return pdf_path
 
 
 # --- zip -----------------------------------------------------------------------------------
-
-
-def _folder_files(folder: Path) -> list[Path]:
-    return sorted(p for p in Path(folder).glob("*") if p.is_file())
 
 
 def zip_allowed(name: str) -> bool:
@@ -363,12 +334,11 @@ def make_zip(settings: Settings) -> Path:
     out = settings.dist / ZIP_NAME
     if not (settings.report / "report.pdf").exists():
         raise Pw09Error(f"there is no report to zip in {settings.report}; run `invoke report` (or `invoke all`) first.")
-    report_step = Step(settings, "report", deps=[], params={}, outs=[settings.report / "report.pdf"])
-    if report_step.state() != "current":
+    if STAGES["report"].state(settings, outs=[settings.report / "report.pdf"]) != "current":
         raise Pw09Error(f"the report in {settings.report} is unfinished or damaged (its last rendering stopped, or "
                         "a file changed since); run `invoke report` (or `invoke all`) first.")
     members = zip_members(settings)
-    step = Step(settings, "zip", deps=[p for p, _ in members], params={"names": [n for _, n in members]}, outs=[out])
+    step = STAGES["zip"].step(settings, members=members)
     if not step.needed():
         return out
     if out.is_symlink():
@@ -378,7 +348,7 @@ def make_zip(settings: Settings) -> Path:
             for path, name in members:
                 zf.write(path, name)
     step.done()
-    _say(f"Submission: {pipeline._rel(out)} ({len(members)} files, {out.stat().st_size / 1e6:.1f} MB)")
+    _say(f"Submission: {shown_path(out)} ({len(members)} files, {out.stat().st_size / 1e6:.1f} MB)")
     return out
 
 
@@ -387,8 +357,8 @@ def make_zip(settings: Settings) -> Path:
 
 def _refresh(settings: Settings, source: DataSource) -> tuple[dict, dict]:
     for name in config.experiment_names():
-        pipeline.publish(settings, name, source.fingerprint)
-    return pipeline.current_results(settings, source.fingerprint)
+        published.publish(settings, name, source.fingerprint)
+    return published.current_results(settings, source.fingerprint)
 
 
 def _render_all(settings: Settings, source: DataSource) -> Path:
@@ -401,9 +371,9 @@ def _render_all(settings: Settings, source: DataSource) -> Path:
 
 def run_all(settings: Settings, force: bool = False) -> Path:
     t0 = time.perf_counter()
-    with pipeline.build_lock(settings):
+    with build_lock(settings):
         source = DataSource(settings)
-        trained = pipeline.train_runs(settings, config.experiment_names(), source, force=force)
+        trained = runs.train_runs(settings, config.experiment_names(), source, force=force)
         if not trained:
             _say(f"Experiments: all {len(config.experiment_names())} cached for profile {settings.profile}")
         out = _render_all(settings, source)
@@ -413,14 +383,14 @@ def run_all(settings: Settings, force: bool = False) -> Path:
 
 def run_experiment(settings: Settings, name: str) -> Path:
     config.check_experiment(name)
-    with pipeline.build_lock(settings):
+    with build_lock(settings):
         source = DataSource(settings)
-        pipeline.train_runs(settings, [name], source, force=True)
+        runs.train_runs(settings, [name], source, force=True)
         return _render_all(settings, source)
 
 
 def run_report(settings: Settings) -> Path:
-    with pipeline.build_lock(settings):
+    with build_lock(settings):
         source = DataSource(settings)
         results, problems = _refresh(settings, source)
         if not results:
@@ -436,7 +406,7 @@ def run_report(settings: Settings) -> Path:
 def run_visualize(settings: Settings, experiment: str | None = None, layer: str | None = None) -> dict:
     if experiment is not None:
         config.check_experiment(experiment)
-    with pipeline.build_lock(settings):
+    with build_lock(settings):
         source = DataSource(settings)
         results, _ = _refresh(settings, source)
         if not results:
@@ -445,7 +415,7 @@ def run_visualize(settings: Settings, experiment: str | None = None, layer: str 
 
 
 def run_zip(settings: Settings) -> Path:
-    with pipeline.build_lock(settings):
+    with build_lock(settings):
         return make_zip(settings)
 
 
@@ -460,12 +430,12 @@ def status_table(settings: Settings) -> list[dict]:
     rows = []
     for name, exp in config.EXPERIMENTS.items():
         cfg = config.resolve(name, settings.profile, settings.overrides)
-        todo = pipeline.pending_runs(settings, [name], source.fingerprint) if have_data else \
-            pipeline.plan_runs(settings, name, "no-data")
-        secs = pipeline.estimates(settings, todo, measure=False)
+        todo = runs.pending_runs(settings, [name], source.fingerprint) if have_data else \
+            runs.plan_runs(settings, name, "no-data")
+        secs = runs.estimates(settings, todo, measure=False)
         rows.append({
             "experiment": name,
-            "status": pipeline.experiment_status(settings, name, source.fingerprint) if have_data
+            "status": runs.experiment_status(settings, name, source.fingerprint) if have_data
             else "missing (no data yet)",
             "epochs": cfg["epochs"],
             "train_size": cfg["train_size"] or 50000,
@@ -491,8 +461,7 @@ def artifact_states(settings: Settings) -> dict[str, str]:
 
     Reads only the stamps and the outputs they record (never decodes data or trains).
     """
-    names = ["figures", "visuals", "report", "zip"]
-    return {name: Step(settings, name, deps=[], params={}, outs=[]).state() for name in names}
+    return {name: stage.state(settings) for name, stage in STAGES.items() if stage.stamped}
 
 
 BUILT_FOLDERS = ("results", "figures", "report", ".stamps")  # + "runs", "data" with everything
@@ -509,7 +478,7 @@ def clean(settings: Settings, everything: bool = False, warn=_say) -> list[Path]
     marker = settings.build / ".lock"
     names = BUILT_FOLDERS + (("runs", "data") if everything else ())
     built = marker.is_file() and not marker.is_symlink()
-    with pipeline.build_lock(settings, create=False) if built else contextlib.nullcontext():
+    with build_lock(settings, create=False) if built else contextlib.nullcontext():
         targets = [settings.build / n for n in names] if built else []
         for t in targets + [settings.dist / ZIP_NAME]:
             if t.is_symlink():

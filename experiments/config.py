@@ -122,6 +122,8 @@ PROFILES: dict[str, dict] = {
 }
 
 DEFAULT_PROFILE = "full"
+# The training image Exercise 2 feeds the networks unless --image-index says otherwise.
+DEFAULT_IMAGE_INDEX = 12
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 

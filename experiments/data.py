@@ -43,6 +43,7 @@ from PIL import Image
 
 from .atomic import atomic_path, read_json, write_json
 from .errors import DataError
+from .keras_env import keras_home
 
 CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
@@ -108,7 +109,7 @@ def describe_source(source: str | None) -> str:
     """
     if source is None and _keras_batches_dir() is None:
         return (f"Keras default copy (not downloaded yet; keras.datasets.cifar10 "
-                f"fetches it into {_keras_home() / 'datasets'})")
+                f"fetches it into {keras_home() / 'datasets'})")
     return _locate(source).description
 
 
@@ -256,13 +257,9 @@ def _read_to_end(tar: tarfile.TarFile) -> None:
 
 # --- the Keras default copy ------------------------------------------------------------
 
-def _keras_home() -> Path:
-    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
-
-
 def _keras_batches_dir() -> Path | None:
     """The batches folder Keras extracted, in the layout of Keras 2 / early 3 or of later 3.x."""
-    datasets = _keras_home() / "datasets"
+    datasets = keras_home() / "datasets"
     for folder in (datasets / BATCHES_DIRNAME, datasets / "cifar-10-batches-py-target" / BATCHES_DIRNAME):
         if folder.is_dir():
             return folder
@@ -277,7 +274,7 @@ def _keras_download() -> Path:
         keras.datasets.cifar10.load_data()
     except Exception as exc:  # network, TLS, disk, checksum: all mean "no Keras copy"
         raise DataError(
-            f"downloading CIFAR-10 into {_keras_home() / 'datasets'} with "
+            f"downloading CIFAR-10 into {keras_home() / 'datasets'} with "
             f"keras.datasets.cifar10.load_data() failed ({exc}); pass --data PATH or set "
             f"{ENV_VAR} to a local copy: {ACCEPTED_FORMS}."
         ) from None
@@ -285,7 +282,7 @@ def _keras_download() -> Path:
     if folder is None:
         raise DataError(
             f"keras.datasets.cifar10.load_data() succeeded but left no {BATCHES_DIRNAME}/ folder "
-            f"under {_keras_home() / 'datasets'}; pass --data PATH or set {ENV_VAR} to a local copy."
+            f"under {keras_home() / 'datasets'}; pass --data PATH or set {ENV_VAR} to a local copy."
         )
     return folder
 

@@ -1,7 +1,7 @@
 """Training-curve figures, drawn from published results (no training, no TensorFlow).
 
 Each function takes plain data (the `history` and `history_std` lists that
-`pipeline.publish` stores in metrics.json) and writes one PNG; it returns a figure
+`results.publish` stores in metrics.json) and writes one PNG; it returns a figure
 record {id, path, kind, caption} that the report places and numbers.
 """
 

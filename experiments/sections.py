@@ -19,7 +19,7 @@ from typing import Mapping
 from . import formats, stats
 from .analysis import best_experiment
 from .claims import ClaimBook
-from .config import AUGMENTATIONS, EXPERIMENTS
+from .config import AUGMENTATIONS, DEFAULT_IMAGE_INDEX, EXPERIMENTS
 from .data import CLASS_NAMES
 from .formats import article, bold, join_and, num, pct, points, pts, thousands
 
@@ -420,7 +420,7 @@ def ex2(claims: ClaimBook, visuals: Mapping, profile: str, analysis: Mapping | N
                                          expect=e, where=says("pooling_lowers_zero_share")))
     out["pools"] = " ".join(pools)
     inputs = visuals.get("inputs") or (analysis or {}).get("inputs") or {}
-    out["image"] = image_sentence(visuals.get("image_index", 12), CLASS_NAMES[model["true_label"]], inputs)
+    out["image"] = image_sentence(visuals.get("image_index", DEFAULT_IMAGE_INDEX), CLASS_NAMES[model["true_label"]], inputs)
     second = (visuals.get("second") or {}).get(exp)
     out["second"] = second_sentence(second, inputs)
     out["channels"] = channel_sentences(model, second)

@@ -16,10 +16,8 @@ Only `keras.*` is used, so the same code runs on the TensorFlow, JAX or PyTorch 
 
 from __future__ import annotations
 
-import csv
 import functools
 import importlib
-import io
 import math
 import os
 import platform
@@ -252,15 +250,6 @@ def _progress_callback(total_epochs: int, history: list[dict], checkpoint: Check
     return EpochLog()
 
 
-def history_csv(history: list[dict]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in history:
-        writer.writerow({k: (repr(row[k]) if isinstance(row[k], float) else row[k]) for k in HISTORY_COLUMNS})
-    return buf.getvalue()
-
-
 def environment() -> dict:
     """Versions and hardware, recorded with every run."""
     import keras
@@ -360,7 +349,7 @@ def train_run(cfg: dict, seed: int, data: Dataset, run_dir: Path, extra: dict | 
         if not math.isfinite(metrics[key]):
             raise FloatingPointError(f"{label}: {key} is {metrics[key]} (training diverged)")
 
-    atomic.write_text(run_dir / "history.csv", history_csv(history))
+    atomic.write_csv(run_dir / "history.csv", history, HISTORY_COLUMNS)
     with atomic.atomic_path(run_dir / "model.keras") as tmp:
         model.save(tmp)
     atomic.write_json(run_dir / "metrics.json", metrics)  # last: marks the run complete

@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments import config, estimate, pipeline
+from experiments import config, estimate
+from experiments.results import aggregate
+from experiments.runs import CURVES
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_ARCHIVE = ROOT.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
@@ -62,9 +64,9 @@ def fake_results(accuracies: dict[str, list[tuple[float, float]]], profile: str 
             m, h = fake_run_metrics(name, 1234 + i, test_acc, train_acc, epochs, profile)
             runs.append(m)
             hists.append(h)
-        metrics, mean_history = pipeline.aggregate(runs, hists, config.resolve(name, profile))
-        metrics["history"] = {c: [row[c] for row in mean_history] for c in ("epoch", *pipeline.CURVES)}
-        metrics["history_std"] = {c: [row[f"{c}_std"] for row in mean_history] for c in pipeline.CURVES}
+        metrics, mean_history = aggregate(runs, hists, config.resolve(name, profile))
+        metrics["history"] = {c: [row[c] for row in mean_history] for c in ("epoch", *CURVES)}
+        metrics["history_std"] = {c: [row[f"{c}_std"] for row in mean_history] for c in CURVES}
         results[name] = metrics
     return results
 

@@ -11,7 +11,9 @@ import sys
 import numpy as np
 import pytest
 
-from experiments import analysis, config, pipeline
+from experiments import analysis, config
+from experiments.runs import DataSource
+from experiments.settings import ROOT, Settings
 from experiments import visualize as vis
 from experiments.data import CLASS_NAMES
 
@@ -162,10 +164,10 @@ def _publish(settings, results, seed=0):
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory, tiny_archive):
     build_dir = tmp_path_factory.mktemp("build")
-    settings = pipeline.Settings(profile="smoke", data=str(tiny_archive), build=build_dir, dist=build_dir / "dist")
+    settings = Settings(profile="smoke", data=str(tiny_archive), build=build_dir, dist=build_dir / "dist")
     results = fake_results(ANALYSED)
     _publish(settings, results)
-    source = pipeline.DataSource(settings)
+    source = DataSource(settings)
     return settings, results, source, build.make_analysis(settings, results, source)
 
 
@@ -212,15 +214,15 @@ def test_noop_rebuild_skips_without_tensorflow_and_a_changed_model_reruns(analys
     pred = settings.build / "analysis" / "predictions-baseline.npz"
     before = pred.stat().st_mtime_ns
     code = (
-        "import sys, json; from experiments import build, pipeline; "
-        f"s = pipeline.Settings(profile='smoke', data={str(settings.data)!r}, build={str(settings.build)!r}, "
+        "import sys, json; from experiments import build; from experiments.runs import DataSource; from experiments.settings import Settings; "
+        f"s = Settings(profile='smoke', data={str(settings.data)!r}, build={str(settings.build)!r}, "
         f"dist={str(settings.dist)!r}); "
         f"r = json.loads({json.dumps(json.dumps(results))}); "
-        "f = build.make_analysis(s, r, pipeline.DataSource(s)); "
+        "f = build.make_analysis(s, r, DataSource(s)); "
         "assert f['models'] == ['baseline', 'aug_flip', 'vgg']; "
         "assert not {'tensorflow', 'keras'} & set(sys.modules), 'imported TensorFlow'"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=pipeline.ROOT, timeout=300)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=300)
     assert pred.stat().st_mtime_ns == before
     _publish(settings, {"baseline": results["baseline"]}, seed=1)  # new weights
     again = build.make_analysis(settings, results, source)

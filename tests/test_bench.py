@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from experiments import bench, config, estimate, pipeline
+from experiments import bench, config, estimate
+from experiments.keras_env import keras_backend
 
 from conftest import ROOT
 
@@ -63,7 +64,7 @@ def test_bench_smoke_writes_positive_ratios(cached_build, tmp_path):
     # `estimate.calibrate`; a cache with known rates (PW09_CACHE) makes them exact and
     # spares a smoke run the minutes of measuring mixed_bfloat16 on a CPU without it.
     rates = {"float32": (400.0, 50.0), "mixed_bfloat16": (200.0, 100.0), "mixed_float16": (800.0, 200.0)}
-    calibration = {estimate.machine_key(pipeline.keras_backend(), policy): {
+    calibration = {estimate.machine_key(keras_backend(), policy): {
         "baseline": {"train_images_per_s": base, "eval_images_per_s": 4 * base},
         "baseline_plain": {"train_images_per_s": 2 * base, "eval_images_per_s": 8 * base},
         "vgg": {"train_images_per_s": vgg, "eval_images_per_s": 4 * vgg}, "measured": "test"}
@@ -100,7 +101,7 @@ def test_bench_smoke_writes_positive_ratios(cached_build, tmp_path):
     b = result["build"]
     assert positive(b["noop_all_s"]) and positive(b["report_from_cache_s"])
     assert b["noop_imports_tensorflow"] is False and b["first_all_trained"] is False
-    est, f32 = result["estimate"], calibration[estimate.machine_key(pipeline.keras_backend())]
+    est, f32 = result["estimate"], calibration[estimate.machine_key(keras_backend())]
     for profile in ("quick", "full"):  # the build plan's projection, for every run of the profile's default seeds
         expected = {n: len(config.seeds_for(profile)) * estimate.seconds(config.resolve(n, profile), f32)
                     for n in config.experiment_names()}
@@ -198,7 +199,7 @@ def test_table_shows_the_headline_figures_with_their_verdicts():
 
 def test_unknown_section_is_a_user_error(tmp_path):
     from experiments.errors import ConfigError
-    from experiments.pipeline import Settings
+    from experiments.settings import Settings
 
     with pytest.raises(ConfigError, match="unknown bench section"):
         bench.run_bench(Settings(profile="smoke", build=tmp_path), sections=["warp"], out=tmp_path / "b.json")

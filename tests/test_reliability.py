@@ -26,7 +26,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments import atomic, build, config, pipeline, report
+from experiments import atomic, build, config, report
+from experiments.results import current_results
+from experiments.runs import DataSource
+from experiments.settings import Settings
 
 from conftest import ROOT, error_line, ok, snapshot, write_image_folder_archive
 
@@ -43,9 +46,10 @@ program.run(["invoke", *sys.argv[1:]])
 # Trains the runs of the named experiments (what `invoke all` does first), nothing else.
 TRAIN_ONLY = r"""
 import sys
-from experiments import pipeline
-settings = pipeline.Settings(profile="smoke", data=sys.argv[1])
-pipeline.train_runs(settings, sys.argv[2:], pipeline.DataSource(settings))
+from experiments.runs import DataSource, train_runs
+from experiments.settings import Settings
+settings = Settings(profile="smoke", data=sys.argv[1])
+train_runs(settings, sys.argv[2:], DataSource(settings))
 """
 
 
@@ -195,7 +199,7 @@ def test_zip_members_leave_out_everything_not_listed(tmp_path):
     for junk in ("report.html.j2~", ".report.html.j2.swp", "notes.bak"):
         (templates / junk).write_text("junk")
     (prose / ".DS_Store").write_text("junk")
-    settings = pipeline.Settings(profile="smoke", build=tmp_path / "build", dist=tmp_path / "dist",
+    settings = Settings(profile="smoke", build=tmp_path / "build", dist=tmp_path / "dist",
                                  templates=templates, report_src=prose)
     rep = settings.report
     for rel in ("report.html", "report.pdf", "figures/curves-ex1.png", "figures/act/x.png",
@@ -459,9 +463,9 @@ def test_stale_results_are_refused_not_shown(resumed_build, tmp_path):
     other = write_image_folder_archive(tmp_path / "other.tar.gz", per_class_train=100, per_class_test=50, seed=1)
     line = error_line(invoke(["report", "--profile", "smoke", "--data", str(other)], build_dir, dist))
     assert "no results for profile 'smoke'" in line
-    results, problems = pipeline.current_results(
-        pipeline.Settings(profile="smoke", build=build_dir, dist=dist),
-        pipeline.DataSource(pipeline.Settings(profile="smoke", data=str(other), build=tmp_path / "b")).fingerprint)
+    results, problems = current_results(
+        Settings(profile="smoke", build=build_dir, dist=dist),
+        DataSource(Settings(profile="smoke", data=str(other), build=tmp_path / "b")).fingerprint)
     assert not results and problems["baseline"] == "stale (made from other data)"
     assert snapshot(build_dir / "report", build_dir / "results", dist) == before
 

@@ -26,7 +26,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments import atomic, build, data, pipeline, report
+from experiments import atomic, build, data, report
+from experiments.results import current_results, publish
+from experiments.runs import experiment_status, plan_runs, record_run, Run, run_intact
+from experiments.settings import build_lock, Settings
+from experiments.stamps import Step
 from experiments.errors import DataError, Pw09Error, ReportError
 
 import conftest
@@ -47,8 +51,8 @@ def error_line(proc: subprocess.CompletedProcess) -> str:
     return line
 
 
-def settings(build_dir: Path, dist: Path | None = None, **kw) -> pipeline.Settings:
-    return pipeline.Settings(profile="smoke", build=build_dir, dist=dist or build_dir.parent / "dist", **kw)
+def settings(build_dir: Path, dist: Path | None = None, **kw) -> Settings:
+    return Settings(profile="smoke", build=build_dir, dist=dist or build_dir.parent / "dist", **kw)
 
 
 # =========================================================================================
@@ -138,7 +142,7 @@ def test_a_killed_builds_temporary_files_are_swept_at_the_next_start(tmp_path):
     for p in left + kept:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text("x")
-    with pipeline.build_lock(settings(b, dist)):
+    with build_lock(settings(b, dist)):
         pass
     assert not any(p.exists() for p in left) and all(p.exists() for p in kept)
 
@@ -148,13 +152,13 @@ def test_a_killed_builds_temporary_files_are_swept_at_the_next_start(tmp_path):
 # =========================================================================================
 
 
-def _report_build(tmp_path, report_src: Path | None = None) -> pipeline.Settings:
+def _report_build(tmp_path, report_src: Path | None = None) -> Settings:
     s = settings(tmp_path / "build", report_src=report_src or ROOT / "report_src")
     (s.report / "figures").mkdir(parents=True)
     (s.report / "report.pdf").write_bytes(os.urandom(300_000))
     (s.report / "report.html").write_text("<html></html>")
     (s.report / "figures" / "a.png").write_bytes(b"png")
-    pipeline.Step(s, "report", deps=[], params={}, outs=[s.report / "report.html", s.report / "report.pdf"]).done()
+    Step(s, "report", deps=[], params={}, outs=[s.report / "report.html", s.report / "report.pdf"]).done()
     return s
 
 
@@ -205,14 +209,14 @@ def test_step_outputs_carry_their_digest_and_a_copied_build_keeps_its_stamps(tmp
     dep, out = s.build / "in.txt", s.build / "out.txt"
     atomic.write_text(dep, "a")
     atomic.write_text(out, "made")
-    step = pipeline.Step(s, "demo", deps=[dep], params={}, outs=[out])
+    step = Step(s, "demo", deps=[dep], params={}, outs=[out])
     step.done()
     assert step.state() == "current" and not step.needed()
     recorded = json.loads(step.stamp.read_text())["outs"]
     assert list(recorded) == ["out.txt"]  # relative to the build folder
     shutil.copytree(s.build, tmp_path / "b")
     s2 = settings(tmp_path / "b")
-    assert not pipeline.Step(s2, "demo", deps=[s2.build / "in.txt"], params={}, outs=[s2.build / "out.txt"]).needed()
+    assert not Step(s2, "demo", deps=[s2.build / "in.txt"], params={}, outs=[s2.build / "out.txt"]).needed()
     out.write_text("")  # truncated
     assert step.state() == "damaged" and step.needed()
     step.stamp.write_text("{garbled")
@@ -221,14 +225,14 @@ def test_step_outputs_carry_their_digest_and_a_copied_build_keeps_its_stamps(tmp
 
 def test_stamp_paths_that_leave_the_build_folder_are_not_followed(tmp_path):
     s = settings(tmp_path / "build")
-    step = pipeline.Step(s, "demo", deps=[], params={}, outs=[])
+    step = Step(s, "demo", deps=[], params={}, outs=[])
     assert step.path("../../etc/passwd") is None and step.path("/etc/passwd") is None
     assert step.path("dist:../x") is None and step.path("root:../../etc") is None
     atomic.write_json(step.stamp, {"digest": step.digest(), "outs": {"../../etc/passwd": "x"}})
     assert step.state() == "damaged"
 
 
-def _fake_run(run: pipeline.Run) -> None:
+def _fake_run(run: Run) -> None:
     from conftest import fake_run_metrics
     from experiments import train
 
@@ -246,14 +250,14 @@ def _fake_run(run: pipeline.Run) -> None:
 ])
 def test_a_garbled_run_is_damaged_not_cached(tmp_path, file, damage, recorded):
     s = settings(tmp_path / "build")
-    (run,) = pipeline.plan_runs(s, "baseline", "sha256:x")
+    (run,) = plan_runs(s, "baseline", "sha256:x")
     _fake_run(run)
     if recorded:
-        pipeline.record_run(run.dir)
-    assert pipeline.experiment_status(s, "baseline", "sha256:x") == "cached"
+        record_run(run.dir)
+    assert experiment_status(s, "baseline", "sha256:x") == "cached"
     (run.dir / file).write_bytes(damage)
-    assert pipeline.experiment_status(s, "baseline", "sha256:x") == "damaged (1/1 seeds)"
-    assert pipeline.publish(s, "baseline", "sha256:x") is None
+    assert experiment_status(s, "baseline", "sha256:x") == "damaged (1/1 seeds)"
+    assert publish(s, "baseline", "sha256:x") is None
 
 
 @pytest.mark.parametrize("state", ['{"epoch": 1, "mod', '{"epoch": 1, "model": "../../../../etc/passwd", "history": []}'])
@@ -261,15 +265,15 @@ def test_a_garbled_checkpoint_is_damaged_and_a_garbled_result_is_not_current(tmp
     from experiments.train import Checkpoint, checkpoint_state
 
     s = settings(tmp_path / "build")
-    (run,) = pipeline.plan_runs(s, "baseline", "sha256:x")
+    (run,) = plan_runs(s, "baseline", "sha256:x")
     (run.dir / "checkpoint").mkdir(parents=True)
     (run.dir / "checkpoint" / "state.json").write_text(state)
     assert Checkpoint(run.dir).load() is None  # training starts again, reading nothing elsewhere
     assert checkpoint_state(run.dir) == "damaged"
-    assert pipeline.experiment_status(s, "baseline", "sha256:x") == "damaged (1/1 seeds)"
+    assert experiment_status(s, "baseline", "sha256:x") == "damaged (1/1 seeds)"
     (s.results / "vgg").mkdir(parents=True)
     (s.results / "vgg" / "metrics.json").write_text("garbage")
-    results, problems = pipeline.current_results(s, "sha256:x")
+    results, problems = current_results(s, "sha256:x")
     assert "vgg" not in results and problems["vgg"].startswith("damaged")
 
 
@@ -277,27 +281,27 @@ def test_a_resumable_checkpoint_is_partial_and_one_without_its_model_is_damaged(
     from experiments.train import Checkpoint, checkpoint_state
 
     s = settings(tmp_path / "build")
-    (run,) = pipeline.plan_runs(s, "baseline", "sha256:x")
-    assert checkpoint_state(run.dir) is None and pipeline.experiment_status(s, "baseline", "sha256:x") == "missing"
+    (run,) = plan_runs(s, "baseline", "sha256:x")
+    assert checkpoint_state(run.dir) is None and experiment_status(s, "baseline", "sha256:x") == "missing"
     (run.dir / "checkpoint").mkdir(parents=True)
     (run.dir / "checkpoint" / "epoch-0001.keras").write_bytes(b"fake weights")
     _, history = conftest.fake_run_metrics("baseline", run.seed, 0.5, 0.6, epochs=1)
     atomic.write_json(run.dir / "checkpoint" / "state.json",
                       {"epoch": 1, "model": "epoch-0001.keras", "history": history, "seed_states": [[1335, 8]]})
     assert Checkpoint(run.dir).load()["epoch"] == 1 and checkpoint_state(run.dir) == "partial"
-    assert pipeline.experiment_status(s, "baseline", "sha256:x") == "partial (0/1 seeds)"
+    assert experiment_status(s, "baseline", "sha256:x") == "partial (0/1 seeds)"
     (run.dir / "checkpoint" / "epoch-0001.keras").unlink()
     assert checkpoint_state(run.dir) == "damaged"
 
 
 def test_published_results_are_rewritten_when_damaged(tmp_path):
     s = settings(tmp_path / "build")
-    (run,) = pipeline.plan_runs(s, "baseline", "sha256:x")
+    (run,) = plan_runs(s, "baseline", "sha256:x")
     _fake_run(run)
-    first = pipeline.publish(s, "baseline", "sha256:x")
+    first = publish(s, "baseline", "sha256:x")
     for name in ("metrics.json", "history.csv", "model.keras"):
         (s.results / "baseline" / name).write_bytes(b"")
-        assert pipeline.publish(s, "baseline", "sha256:x") == first
+        assert publish(s, "baseline", "sha256:x") == first
         assert (s.results / "baseline" / name).stat().st_size > 0
 
 
@@ -603,5 +607,5 @@ def test_a_damaged_run_is_listed_and_retrained(damaged_copy, file):
     assert any(line.startswith("baseline") and "damaged" in line for line in listing.splitlines()), listing
     out = run("all").stdout
     assert "Training baseline" in out and "Training vgg" not in out
-    assert pipeline.run_intact(run_dir)
+    assert run_intact(run_dir)
     assert "damaged" not in run("list").stdout

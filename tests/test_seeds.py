@@ -6,23 +6,25 @@ import re
 
 import pytest
 
-from experiments import figures, pipeline, report
+from experiments import figures, report
+from experiments.runs import plan_runs
+from experiments.settings import Settings
 
 from conftest import fake_results
 
 
 def test_raising_the_seed_count_keeps_the_runs_already_made(tmp_path):
-    two = pipeline.Settings(profile="smoke", build=tmp_path, dist=tmp_path, n_seeds=2)
-    three = pipeline.Settings(profile="smoke", build=tmp_path, dist=tmp_path, n_seeds=3)
-    keys2 = [r.key for r in pipeline.plan_runs(two, "baseline", "sha256:x")]
-    keys3 = [r.key for r in pipeline.plan_runs(three, "baseline", "sha256:x")]
+    two = Settings(profile="smoke", build=tmp_path, dist=tmp_path, n_seeds=2)
+    three = Settings(profile="smoke", build=tmp_path, dist=tmp_path, n_seeds=3)
+    keys2 = [r.key for r in plan_runs(two, "baseline", "sha256:x")]
+    keys3 = [r.key for r in plan_runs(three, "baseline", "sha256:x")]
     assert keys3[:2] == keys2 and len(set(keys3)) == 3
 
 
 def test_profiles_default_seed_counts():
-    assert pipeline.Settings(profile="full").seeds == [1234, 1235, 1236]
-    assert len(pipeline.Settings(profile="quick").seeds) == 1
-    assert len(pipeline.Settings(profile="smoke").seeds) == 1
+    assert Settings(profile="full").seeds == [1234, 1235, 1236]
+    assert len(Settings(profile="quick").seeds) == 1
+    assert len(Settings(profile="smoke").seeds) == 1
 
 
 def test_aggregate_keeps_per_seed_values_and_mean_std(results_three_seeds):
