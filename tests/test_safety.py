@@ -237,7 +237,7 @@ def _fake_run(run: Run) -> None:
     from experiments import train
 
     metrics, history = fake_run_metrics(run.experiment, run.seed, 0.5, 0.6)
-    atomic.write_text(run.dir / "history.csv", train.history_csv(history))
+    atomic.write_csv(run.dir / "history.csv", history, train.HISTORY_COLUMNS)
     atomic.write_bytes(run.dir / "model.keras", b"fake weights")
     atomic.write_json(run.dir / "metrics.json", metrics)
 
