@@ -106,7 +106,7 @@ def facts_table(visuals: dict, exp: str) -> str:
     rows = [{"Layer": name, "Type": f["type"].upper(), "Output shape": " × ".join(map(str, f["shape"])),
              "Zero values": pct(f["zero_fraction"]), "Silent channels": f"{f['dead_channels']} / {f['shape'][-1]}",
              "Mean": num(f["mean"], 3), "Max": num(f["max"], 3)}
-            for name, f in ((name, model["facts"][name]) for name in model["layers"])]
+            for name in model["layers"] for f in [model["facts"][name]]]
     return html_table(pd.DataFrame(rows), "results facts", "llrrrrr")
 
 
@@ -125,7 +125,7 @@ def results_table(results: dict, names: list[str]) -> str:
              "Train loss": cell(r, "train_loss", *loss), "Test loss": cell(r, "test_loss", *loss),
              "Epochs": str(r["epochs"]), "Images": f"{r['train_size']:,}", "Seeds": str(r["n_seeds"]),
              "Time": f"{r['train_seconds']:.0f} s"}
-            for name, r in ((n, results[n]) for n in names if n in results)]
+            for name in names if name in results for r in [results[name]]]
     return html_table(pd.DataFrame(rows), "results", "llrrrrrrrrr")
 
 
