@@ -1,4 +1,4 @@
-"""`invoke bench`: how fast the build trains and rebuilds, as a table and `bench.json`.
+"""`invoke bench`: how fast the build trains and rebuilds, as one table and `bench.json`.
 
 Sections (keys of `bench.json`; `--only` picks some): training (`train.train_run` against a
 bare `model.fit`, interleaved rounds, throughput from the median step), augmentation (its
@@ -17,7 +17,6 @@ import io
 import json
 import math
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -41,10 +40,16 @@ SECTIONS = DEFAULT_SECTIONS + ["tta"]
 TTA_TARGETS = (0.80, 0.85)
 TARGETS = {"noop_all_s": ("<", 3.0), "report_from_cache_s": ("<", 20.0), "augmented_over_plain": ("<=", 1.10),
            "project_over_plain": (">=", 1.0), "quick_profile_s": ("<", 1800.0)}
-_now = time.perf_counter
 
 
-def clock():
+def timed(fn, now=time.perf_counter):
+    """(seconds `fn()` took, its value)."""
+    t0 = now()
+    value = fn()
+    return now() - t0, value
+
+
+def clock(now=time.perf_counter):
     """A Keras callback recording each step's start and end, and each epoch's wall
     seconds and test accuracy (it runs after the project's checkpoint and log line)."""
     import keras
@@ -55,17 +60,17 @@ def clock():
             self.steps, self.epochs = [], []  # per epoch: ([step starts], last step's end)
 
         def on_epoch_begin(self, epoch, logs=None):
-            self.t_epoch = _now()
+            self.t_epoch = now()
             self.steps.append(([], math.nan))
 
         def on_train_batch_begin(self, batch, logs=None):
-            self.steps[-1][0].append(_now())
+            self.steps[-1][0].append(now())
 
         def on_train_batch_end(self, batch, logs=None):
-            self.steps[-1] = (self.steps[-1][0], _now())
+            self.steps[-1] = (self.steps[-1][0], now())
 
         def on_epoch_end(self, epoch, logs=None):
-            self.epochs.append((_now() - self.t_epoch, float((logs or {}).get("val_accuracy", math.nan))))
+            self.epochs.append((now() - self.t_epoch, float((logs or {}).get("val_accuracy", math.nan))))
 
     return Clock()
 
@@ -95,34 +100,25 @@ def images_per_s(c) -> float:
     return BATCH / statistics.median(steps) if steps else math.nan
 
 
-def bench_cfg(name: str, steps: int, test_size: int) -> dict:
-    """The experiment's quick configuration, one epoch of `steps` full batches."""
-    return {**config.resolve(name, "quick"), "epochs": 1, "train_size": BATCH * steps, "test_size": test_size}
-
-
-def plain_fit(cfg: dict, dataset, seed: int = 1234) -> float:
-    """A bare `model.fit(x, y, batch_size=128)` on the project's network and arrays."""
+def timed_fit(cfg: dict, dataset, *, plain=False, seed=1234, quiet=True, now=time.perf_counter):
+    """Train `cfg` once under a step `clock`: through `train.train_run` in a scratch run
+    folder, or (`plain`) as a bare `model.fit(x, y, batch_size=128)` on the project's
+    network and arrays. Returns (the clock, train_run's metrics or None)."""
     import keras
 
-    from .models import build_model
-    from .train import prepare_arrays, seed_everything
-
-    x, y, _, _ = prepare_arrays(cfg, dataset)
-    seed_everything(seed)  # as train_run does: the same (deterministic) kernels on both paths
-    keras.mixed_precision.set_global_policy("float32")
-    c = clock()
-    build_model(cfg, seed=seed).fit(x, y, batch_size=BATCH, epochs=cfg["epochs"], verbose=0, callbacks=[c])
-    return images_per_s(c)
-
-
-def project_fit(cfg: dict, dataset, seed: int = 1234) -> float:
-    """`train.train_run` itself, in a scratch run folder, timed by the same clock."""
     from . import train
+    from .models import build_model
 
-    c = clock()
-    with tempfile.TemporaryDirectory(prefix="pw09-bench-run-") as d, contextlib.redirect_stdout(io.StringIO()):
-        train.train_run(cfg, seed, dataset, Path(d) / "run", callbacks=(c,))
-    return images_per_s(c)
+    c = clock(now)
+    if plain:
+        x, y, _, _ = train.prepare_arrays(cfg, dataset)
+        train.seed_everything(seed)  # as train_run does: the same (deterministic) kernels on both paths
+        keras.mixed_precision.set_global_policy("float32")
+        build_model(cfg, seed=seed).fit(x, y, batch_size=BATCH, epochs=cfg["epochs"], verbose=0, callbacks=[c])
+        return c, None
+    with tempfile.TemporaryDirectory(prefix="pw09-bench-run-") as d, \
+            contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
+        return c, train.train_run(cfg, seed, dataset, Path(d) / "run", callbacks=(c,))
 
 
 def interleave(fns: dict, reps: int, log) -> dict[str, list[float]]:
@@ -140,43 +136,32 @@ def ratio(num: list[float], den: list[float]) -> float:
     return statistics.median(a / b for a, b in zip(num, den))
 
 
-def bench_training(dataset, sizes, log) -> dict:
+def bench_training(fit, sizes, log) -> dict:
+    """Per network: images/s of a bare `model.fit` and of `train_run`, and their ratio."""
     out = {}
     for name in ("baseline", "vgg"):
-        cfg = bench_cfg(name, sizes[name], sizes["test_size"])
         log(f"  training {name}: {sizes[name] - WARMUP} timed steps of {BATCH}, plain model.fit vs train_run")
-        runs = interleave({"plain": lambda: plain_fit(cfg, dataset), "project": lambda: project_fit(cfg, dataset)},
+        runs = interleave({"plain": lambda: fit(name, sizes[name], plain=True), "project": lambda: fit(name, sizes[name])},
                           sizes["reps"], log)
-        out[name] = {"plain_images_per_s": statistics.median(runs["plain"]), "rounds": runs,
-                     "project_images_per_s": statistics.median(runs["project"]),
+        out[name] = {**{f"{k}_images_per_s": statistics.median(v) for k, v in runs.items()}, "rounds": runs,
                      "project_over_plain": ratio(runs["project"], runs["plain"])}
     return out
 
 
-def bench_augmentation(dataset, sizes, log) -> dict:
+def bench_augmentation(fit, sizes, log) -> dict:
     """Seconds per augmented epoch over plain ones: the plain rate over the augmented."""
     names = {e["augmentation"] or "none": n for n, e in config.EXPERIMENTS.items() if e["model"] == "baseline"}
     log(f"  augmentation: {', '.join(names)}, {sizes['aug'] - WARMUP} timed steps each")
-    runs = interleave({s: (lambda n=n: project_fit(bench_cfg(n, sizes["aug"], sizes["test_size"]), dataset))
-                       for s, n in names.items()}, sizes["reps"], log)
+    runs = interleave({s: (lambda n=n: fit(n, sizes["aug"])) for s, n in names.items()}, sizes["reps"], log)
     return {s: {"experiment": names[s], "images_per_s": statistics.median(runs[s]),
                 "augmented_over_plain": ratio(runs["none"], runs[s])} for s in names if s != "none"}
 
 
 def count_macs(model) -> dict:
-    """Multiply-adds per image by layer (Conv2D and Dense; the rest is a rounding error)."""
-    import keras
+    """Multiply-adds per image by layer (`layer_table`'s Conv2D and Dense) and per training image."""
+    from .layer_table import layer_table
 
-    per_layer, layers = {}, list(model.layers)
-    while layers:  # depth first, into nested models (the augmentation block)
-        layer = layers.pop(0)
-        if isinstance(layer, keras.Model):
-            layers[:0] = layer.layers
-        elif isinstance(layer, keras.layers.Conv2D):
-            kh, kw, c_in, _ = layer.kernel.shape
-            per_layer[layer.name] = int(math.prod(layer.output.shape[1:]) * kh * kw * c_in)
-        elif isinstance(layer, keras.layers.Dense):
-            per_layer[layer.name] = int(math.prod(layer.kernel.shape))
+    per_layer = {row.name: int(row.macs) for row in layer_table(model).itertuples() if row.macs}
     forward = sum(per_layer.values())
     # Training: forward + weight gradients (same MACs) + input gradients (all but the first layer).
     train = 3 * forward - next(iter(per_layer.values()), 0)
@@ -184,7 +169,7 @@ def count_macs(model) -> dict:
 
 
 def cpu_peak() -> dict:
-    """Theoretical fp32 peak: cores x clock x FLOP per cycle, and how it was derived."""
+    """Theoretical fp32 peak: cores x nominal clock x FLOP per cycle, and how it was derived."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     try:
         text = Path("/proc/cpuinfo").read_text()
@@ -192,14 +177,12 @@ def cpu_peak() -> dict:
         return {"cores": cores, "gflops": None, "derivation": "no /proc/cpuinfo: peak unknown on this OS"}
     field = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in text.split("\n\n")[0].splitlines())}
     flags, mhz = set(field.get("flags", "").split()), float(field.get("cpu MHz") or 0) or None
-    if "avx512f" in flags and field.get("vendor_id") == "AuthenticAMD" and field.get("cpu family") == "25":
-        per_cycle, why = 32, "Zen 4 runs AVX-512 as two 256-bit halves: 2 FMA pipes x 8 lanes x 2"
-    elif "avx512f" in flags:
-        per_cycle, why = 64, "AVX-512: 2 FMA units x 16 lanes x 2 (one-FMA-unit parts reach half)"
-    elif "avx2" in flags and "fma" in flags:
-        per_cycle, why = 32, "AVX2+FMA: 2 FMA units x 8 lanes x 2"
-    else:
-        per_cycle, why = (16, "AVX: 8-lane add + 8-lane multiply") if "avx" in flags else (8, "SSE: 4 + 4 lanes")
+    zen4 = field.get("vendor_id") == "AuthenticAMD" and field.get("cpu family") == "25"
+    per_cycle, why = next((n, why) for fits, n, why in [  # the widest FMA the flags show
+        ("avx512f" in flags and zen4, 32, "Zen 4 runs AVX-512 as two 256-bit halves: 2 FMA pipes x 8 lanes x 2"),
+        ("avx512f" in flags, 64, "AVX-512: 2 FMA units x 16 lanes x 2 (one-FMA-unit parts reach half)"),
+        ({"avx2", "fma"} <= flags, 32, "AVX2+FMA: 2 FMA units x 8 lanes x 2"),
+        ("avx" in flags, 16, "AVX: 8-lane add + 8-lane multiply"), (True, 8, "SSE: 4 + 4 lanes")] if fits)
     return {"cores": cores, "model_name": field.get("model name"), "mhz": mhz, "flop_per_cycle_per_core": per_cycle,
             "gflops": cores * mhz / 1000 * per_cycle if mhz else None,
             "derivation": f"{cores} cores x {(mhz or math.nan) / 1000:.3f} GHz (nominal cpu MHz, no boost) x "
@@ -232,19 +215,16 @@ def bench_precision(log) -> dict:
             "measured": {p: r.get("measured") for p, r in rates.items()}}
 
 
-def bench_data(source, log) -> tuple[dict, object]:
+def bench_data(source, log, now=time.perf_counter) -> tuple[dict, object]:
     """First decode into an empty cache, then the cached load; returns (figures, dataset)."""
     from . import data
 
     with tempfile.TemporaryDirectory(prefix="pw09-bench-data-") as cache:
-        t0 = _now()
-        data.load_cifar10(source, Path(cache))
-        t1 = _now()
-        dataset = data.load_cifar10(source, Path(cache))
-        t2 = _now()
-    log(f"  data: first decode {t1 - t0:.2f} s, cached load {t2 - t1:.3f} s")
-    return {"source": dataset.source, "first_decode_s": t1 - t0, "cached_load_s": t2 - t1,
-            "first_over_cached": (t1 - t0) / (t2 - t1)}, dataset
+        first, _ = timed(lambda: data.load_cifar10(source, Path(cache)), now)
+        cached, dataset = timed(lambda: data.load_cifar10(source, Path(cache)), now)
+    log(f"  data: first decode {first:.2f} s, cached load {cached:.3f} s")
+    return {"source": dataset.source, "first_decode_s": first, "cached_load_s": cached,
+            "first_over_cached": first / cached}, dataset
 
 
 # `invoke ARGS` in a fresh interpreter; at exit it reports which heavy modules it imported.
@@ -257,12 +237,10 @@ program.run(["invoke", *sys.argv[1:]])
 """
 
 
-def run_invoke(args: list[str], env: dict) -> dict:
+def run_invoke(args: list[str], env: dict, now=time.perf_counter) -> dict:
     """`invoke ARGS` in a fresh process: wall seconds, heavy modules imported, output tail."""
-    t0 = _now()
-    proc = subprocess.run([sys.executable, "-c", _PROBE, *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=3600)
-    wall = _now() - t0
+    wall, proc = timed(lambda: subprocess.run([sys.executable, "-c", _PROBE, *args], cwd=ROOT, env=env,
+                                              capture_output=True, text=True, timeout=3600), now)
     if proc.returncode != 0:
         raise Pw09Error(f"`invoke {' '.join(args)}` failed during the benchmark (exit {proc.returncode}): "
                         f"{(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
@@ -271,28 +249,29 @@ def run_invoke(args: list[str], env: dict) -> dict:
             "stdout_tail": proc.stdout.strip().splitlines()[-4:]}
 
 
-def bench_build(settings: Settings, build_from: str | None, reps: int, log) -> dict:
+def bench_build(settings: Settings, build_from: str | None, reps: int, log, now=time.perf_counter) -> dict:
     """On a scratch copy of `build_from`'s runs (else a fresh smoke build): `invoke report`
     from cached runs, `invoke all` (must train nothing), then the no-op `invoke all`."""
     profile = settings.profile if build_from else "smoke"
+    if build_from and not (Path(build_from) / "runs").is_dir():
+        raise ConfigError(f"--build-from {build_from} holds no runs/ folder; point it at a build folder.")
     with tempfile.TemporaryDirectory(prefix="pw09-bench-build-") as scratch:
         build = Path(scratch) / "build"
         env = dict(os.environ, PW09_BUILD_DIR=str(build), PW09_DIST_DIR=str(Path(scratch) / "dist"),
                    **({"PW09_DATA": str(settings.data)} if settings.data else {}))
         args = ["--profile", profile] + (["--seeds", str(settings.n_seeds)] if settings.n_seeds else [])
-        if build_from and not (Path(build_from) / "runs").is_dir():
-            raise ConfigError(f"--build-from {build_from} holds no runs/ folder; point it at a build folder.")
+        invoke = lambda *a: run_invoke([*a, *args], env, now)  # noqa: E731
         for sub in ("runs", "data") if build_from else ():
             if (Path(build_from) / sub).is_dir():
                 shutil.copytree(Path(build_from) / sub, build / sub, ignore=shutil.ignore_patterns(".lock", "checkpoint"))
         if not build_from:
             log("  build: training a smoke build from scratch (no --build-from)")
-            run_invoke(["all", *args], env)
+            invoke("all")
             for sub in ("results", "figures", "report", ".stamps"):  # what `invoke clean` deletes
                 shutil.rmtree(build / sub, ignore_errors=True)
-        out = {"profile": profile, "report_from_cache_s": run_invoke(["report", *args], env)["wall_s"]}
-        out["first_all_trained"] = any(x.startswith("Training ") for x in run_invoke(["all", *args], env)["stdout_tail"])
-        noop = [run_invoke(["all", *args], env) for _ in range(max(reps, 3))]
+        out = {"profile": profile, "report_from_cache_s": invoke("report")["wall_s"],
+               "first_all_trained": any(x.startswith("Training ") for x in invoke("all")["stdout_tail"])}
+        noop = [invoke("all") for _ in range(max(reps, 3))]
     out.update(noop_all_s=statistics.median(r["wall_s"] for r in noop), noop_imported=noop[-1]["imported"],
                noop_imports_tensorflow=any({"tensorflow", "keras"} & set(r["imported"] or ()) for r in noop))
     log(f"  build: no-op `invoke all` {out['noop_all_s']:.2f} s, imported {out['noop_imported']}")
@@ -309,15 +288,12 @@ def bench_estimate(log) -> dict:
     return out
 
 
-def bench_tta(dataset, smoke: bool, peak: dict, log) -> dict:
-    """Train vgg_aug as the full profile does, once: seconds to 80 % and 85 % test accuracy."""
-    from . import train
-
-    cfg, c = config.resolve("vgg_aug", "smoke" if smoke else "full"), clock()
-    log(f"  tta: vgg_aug ({cfg['profile']} profile), {cfg['epochs']} epochs; the long one")
-    with tempfile.TemporaryDirectory(prefix="pw09-bench-tta-") as d:
-        metrics = train.train_run(cfg, cfg["base_seed"], dataset, Path(d) / "run", callbacks=(c,))
-    return {"profile": cfg["profile"], "time_to_accuracy_s": time_to_accuracy(c.epochs),
+def bench_tta(dataset, profile: str, peak: dict, log, now=time.perf_counter) -> dict:
+    """Train vgg_aug as `profile` does, once: seconds to 80 % and 85 % test accuracy."""
+    cfg = config.resolve("vgg_aug", profile)
+    log(f"  tta: vgg_aug ({profile} profile), {cfg['epochs']} epochs; the long one")
+    c, metrics = timed_fit(cfg, dataset, seed=cfg["base_seed"], quiet=False, now=now)
+    return {"profile": profile, "time_to_accuracy_s": time_to_accuracy(c.epochs),
             "epoch_s": [s for s, _ in c.epochs], "test_accuracy": [a for _, a in c.epochs],
             "final_test_accuracy": metrics["test_accuracy"], **gflops("vgg_aug", images_per_s(c), peak)}
 
@@ -361,49 +337,54 @@ def jsonable(obj):
     return None if isinstance(obj, float) and not math.isfinite(obj) else obj
 
 
-def run_bench(settings: Settings, *, smoke=False, build_from=None, sections=None, out=None, reps=None, log=print) -> dict:
-    """Run the chosen sections, print the table, write `bench.json`; returns the result."""
+def run_bench(settings: Settings, *, smoke=False, build_from=None, sections=None, out=None, reps=None,
+              sizes: dict | None = None, now=time.perf_counter, log=print) -> dict:
+    """Run the chosen sections, print the table, write `bench.json`; returns the result.
+    `sizes` replaces the step counts of REAL / SMOKE; `now` is the clock every timing reads."""
     from . import data
 
-    sizes = dict(SMOKE if smoke else REAL)
+    sizes = dict(sizes or (SMOKE if smoke else REAL))
     if reps is not None:
-        if not re.fullmatch(r"\s*\d+\s*", str(reps)) or int(reps) < 1:
+        if not str(reps).strip().isdecimal() or int(reps) < 1:
             raise ConfigError(f"--reps must be a positive whole number, got {reps!r}.")
         sizes["reps"] = int(reps)
     sections = sections or DEFAULT_SECTIONS
     if set(sections) - set(SECTIONS):
         raise ConfigError(f"unknown bench section(s) {', '.join(sorted(set(sections) - set(SECTIONS)))}; "
                           f"choose from {', '.join(SECTIONS)}.")
-    out, source, t_start = Path(out) if out else settings.build / "bench.json", data.resolve_source(settings.data), _now()
+    out, source, t_start = Path(out) if out else settings.build / "bench.json", data.resolve_source(settings.data), now()
     r: dict = {"mode": "smoke" if smoke else "real", "sizes": sizes, "cpu_count": os.cpu_count(), "section_s": {},
                "cpu_model": estimate.cpu_model(), "load_before": [round(x, 2) for x in os.getloadavg()]}
     log(f"Benchmark ({r['mode']}): {', '.join(sections)}")
-    held, peak = {}, cpu_peak()
+    held, peak = {}, cpu_peak()  # held: the dataset, loaded once (the data section's load, if it ran)
 
     def dataset():
-        held["ds"] = held.get("ds") or data.load_cifar10(source, settings.data_cache)
+        if "ds" not in held:
+            held["ds"] = data.load_cifar10(source, settings.data_cache)
         return held["ds"]
 
     def data_section():
-        figures, held["ds"] = bench_data(source, log)
+        figures, held["ds"] = bench_data(source, log, now)
         return figures
 
-    run = {"data": data_section, "training": lambda: bench_training(dataset(), sizes, log),
-           "augmentation": lambda: bench_augmentation(dataset(), sizes, log),
+    def fit(name, steps, plain=False):  # images/s over one epoch of `steps` batches of the quick configuration
+        cfg = {**config.resolve(name, "quick"), "epochs": 1, "train_size": BATCH * steps, "test_size": sizes["test_size"]}
+        return images_per_s(timed_fit(cfg, dataset(), plain=plain, now=now)[0])
+
+    run = {"data": data_section, "training": lambda: bench_training(fit, sizes, log),
+           "augmentation": lambda: bench_augmentation(fit, sizes, log),
            "flops": lambda: {"peak": peak, "models": {n: gflops(n, t["project_images_per_s"], peak)
                                                       for n, t in r["training"].items()}},
            "precision": lambda: bench_precision(log), "estimate": lambda: bench_estimate(log),
-           "build": lambda: (bench_build(settings, build_from, sizes["reps"], log) if build_from or not smoke
+           "build": lambda: (bench_build(settings, build_from, sizes["reps"], log, now) if build_from or not smoke
                              else {"skipped": "smoke mode without --build-from (a cold smoke build takes minutes)"}),
-           "tta": lambda: bench_tta(dataset(), smoke, peak, log)}
+           "tta": lambda: bench_tta(dataset(), "smoke" if smoke else "full", peak, log, now)}
     for name in SECTIONS:  # in this order: flops reads the training section's rates
         if name in sections or (name == "training" and "flops" in sections):
-            t0 = _now()
-            r[name] = run[name]()
-            r["section_s"][name] = _now() - t0
+            r["section_s"][name], r[name] = timed(run[name], now)
     r["load_after"] = [round(x, 2) for x in os.getloadavg()]
     atomic.write_json(out, jsonable(r))
     for line in table(r):
         log(line)
-    log(f"Wrote {out} ({_now() - t_start:.0f} s)")
+    log(f"Wrote {out} ({now() - t_start:.0f} s)")
     return r

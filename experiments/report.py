@@ -43,11 +43,6 @@ SECTIONS = [
     (5, "Review questions", "ex5_review.md"),
 ]
 
-# The questions of the assignment, by the id their heading starts with.
-QUESTIONS = ["1 a)", "1 b)", "1 c)", "2 a)", "2 b)", "2 c)", "3",
-             "4 a)", "4 b)", "4 c)", "5 a)", "5 b)", "5 c)", "5 d)", "5 e)"]
-
-
 # --- derived facts (pure) ----------------------------------------------------------------
 
 
@@ -68,91 +63,65 @@ def curve_facts(metrics: dict) -> dict:
     }
 
 
-def layer_series(visuals: dict, exp: str, kind: str, key: str) -> list[tuple[str, float]]:
-    """(layer, fact) pairs for every layer of one kind, in the model's order."""
-    model = visuals.get("models", {}).get(exp)
-    if model is None:
-        return []
-    order = model["layers"]
-    return [(name, model["facts"][name][key]) for name in order if model["facts"][name]["type"] == kind]
+NO_RESULTS = "<p class='missing'>No results yet.</p>"
 
 
-def pool_inputs(visuals: dict, exp: str) -> list[dict]:
-    """Each pooling layer with the layer that feeds it (the one before it in the model)."""
-    model = visuals.get("models", {}).get(exp)
-    if model is None:
-        return []
-    order, facts = model["layers"], model["facts"]
-    pairs = []
-    for i, name in enumerate(order):
-        if facts[name]["type"] == "pool" and i > 0:
-            prev = order[i - 1]
-            pairs.append({"pool": name, "input": prev, "pool_facts": facts[name], "input_facts": facts[prev]})
-    return pairs
+def html_table(df, classes: str = "results", align: str | None = None) -> str:
+    """`df` as an HTML table (pandas' Styler), cells escaped unless they are `markupsafe.Markup`.
 
-
-def _html_table(header: list[str], rows: list[list[str]], classes: str = "results",
-                align: str | None = None) -> str:
-    """A small HTML table; cells are escaped unless they are `markupsafe.Markup`.
-
-    `align` gives one letter per column ("l" or "r"); by default the first column is
-    left-aligned and the others right-aligned.
+    `align` gives one letter per column ("l", "r" or "c"); by default the first column is
+    left-aligned and the others right-aligned. Each body cell carries its side as a class
+    (`left`, `right`, `center`, as style.css expects), each heading the same alignment.
+    An empty frame gives the "No results yet." paragraph.
     """
+    import hashlib
+
     import markupsafe
+    import pandas as pd
 
-    align = align or "l" + "r" * (len(header) - 1)
-    style = {"l": "left", "r": "right", "c": "center"}
-
-    def cell(tag, i, text):
-        return f'<{tag} class="{style[align[i]]}">{markupsafe.escape(text)}</{tag}>'
-
-    out = [f'<table class="{classes}"><thead><tr>']
-    out += [cell("th", i, h) for i, h in enumerate(header)]
-    out.append("</tr></thead><tbody>")
-    for row in rows:
-        out.append("<tr>" + "".join(cell("td", i, c) for i, c in enumerate(row)) + "</tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
+    if df.empty:
+        return NO_RESULTS
+    align = align or "l" + "r" * (len(df.columns) - 1)
+    side = dict(zip(df.columns, ({"l": "left", "r": "right", "c": "center"}[a] for a in align)))
+    body = df.map(markupsafe.escape)
+    # Ids are derived from the content, so the same results render to the same bytes.
+    uuid = hashlib.sha256(f"{classes}|{body.to_json()}".encode()).hexdigest()[:10]
+    return (body.style.hide(axis="index").set_uuid(uuid).set_table_attributes(f'class="{classes}"')
+            .set_td_classes(pd.DataFrame([list(side.values())] * len(df), columns=df.columns, index=df.index))
+            .map_index(lambda col: f"text-align: {side[col]}", axis="columns")
+            .format_index(escape="html", axis="columns")
+            .to_html(cell_ids=False))
 
 
 def facts_table(visuals: dict, exp: str) -> str:
     """HTML table of the per-layer activation facts of one model."""
+    import pandas as pd
+
     model = visuals["models"][exp]
-    rows = []
-    for name in model["layers"]:
-        f = model["facts"][name]
-        rows.append([name, f["type"].upper(), " × ".join(map(str, f["shape"])), pct(f["zero_fraction"]),
-                     f"{f['dead_channels']} / {f['shape'][-1]}", num(f["mean"], 3), num(f["max"], 3)])
-    return _html_table(["Layer", "Type", "Output shape", "Zero values", "Silent channels", "Mean", "Max"],
-                       rows, "results facts", "llrrrrr")
+    rows = [{"Layer": name, "Type": f["type"].upper(), "Output shape": " × ".join(map(str, f["shape"])),
+             "Zero values": pct(f["zero_fraction"]), "Silent channels": f"{f['dead_channels']} / {f['shape'][-1]}",
+             "Mean": num(f["mean"], 3), "Max": num(f["max"], 3)}
+            for name in model["layers"] for f in [model["facts"][name]]]
+    return html_table(pd.DataFrame(rows), "results facts", "llrrrrr")
 
 
 def results_table(results: dict, names: list[str]) -> str:
     """HTML table of final metrics (mean ± sd over seeds when several ran)."""
-    rows = []
-    for name in names:
-        if name not in results:
-            continue
-        r = results[name]
-        n = r["n_seeds"]
+    import pandas as pd
 
-        def cell(metric, fmt, sd_fmt):
-            text = fmt(r[metric])
-            return text + f" ± {sd_fmt(r['std'][metric])}" if n > 1 else text
+    def cell(r, metric, fmt, sd_fmt):
+        return fmt(r[metric]) + (f" ± {sd_fmt(r['std'][metric])}" if r["n_seeds"] > 1 else "")
 
-        acc = (pct, lambda v: num(100 * v, 1))
-        loss = (lambda v: num(v, 3), lambda v: num(v, 3))
-        rows.append([
-            name, r["augmentation"] or "none",
-            cell("train_accuracy", *acc), cell("test_accuracy", *acc),
-            delta(r["train_accuracy"] - r["test_accuracy"]),
-            cell("train_loss", *loss), cell("test_loss", *loss),
-            str(r["epochs"]), f"{r['train_size']:,}", str(n), f"{r['train_seconds']:.0f} s",
-        ])
-    if not rows:
-        return "<p class='missing'>No results yet.</p>"
-    return _html_table(["Experiment", "Augmentation", "Train acc.", "Test acc.", "Gap (points)", "Train loss",
-                        "Test loss", "Epochs", "Images", "Seeds", "Time"], rows, "results", "llrrrrrrrrr")
+    acc = (pct, lambda v: num(100 * v, 1))
+    loss = (lambda v: num(v, 3), lambda v: num(v, 3))
+    rows = [{"Experiment": name, "Augmentation": r["augmentation"] or "none",
+             "Train acc.": cell(r, "train_accuracy", *acc), "Test acc.": cell(r, "test_accuracy", *acc),
+             "Gap (points)": delta(r["train_accuracy"] - r["test_accuracy"]),
+             "Train loss": cell(r, "train_loss", *loss), "Test loss": cell(r, "test_loss", *loss),
+             "Epochs": str(r["epochs"]), "Images": f"{r['train_size']:,}", "Seeds": str(r["n_seeds"]),
+             "Time": f"{r['train_seconds']:.0f} s"}
+            for name in names if name in results for r in [results[name]]]
+    return html_table(pd.DataFrame(rows), "results", "llrrrrrrrrr")
 
 
 # What each Keras augmentation layer does, in words, from its recorded arguments.
@@ -185,25 +154,21 @@ def describe_augmentation_layer(layer: dict) -> str:
 def strategies_table(results: dict, names: list[str]) -> str:
     """One row per augmentation layer of each experiment, as recorded with its results."""
     import markupsafe
+    import pandas as pd
 
     rows = []
-    for name in names:
-        if name not in results:
-            continue
+    for name in (n for n in names if n in results):
         r = results[name]
+        strategy = r["augmentation"] or "none"
         layers = r.get("augmentation_layers") or []
         if not layers:
-            rows.append([name, r["augmentation"] or "none", "—", "no augmentation"])
-            continue
+            rows.append([name, strategy, "—", "no augmentation"])
         for i, layer in enumerate(layers):
             args = ", ".join(f"{k}={v}" for k, v in layer.items() if k != "layer")
             code = markupsafe.Markup("<code>{}</code>({})").format(layer.get("layer", "?"), args)
-            rows.append([name if i == 0 else "", (r["augmentation"] or "none") if i == 0 else "",
-                         code, describe_augmentation_layer(layer)])
-    if not rows:
-        return "<p class='missing'>No results yet.</p>"
-    return _html_table(["Experiment", "Strategy", "Keras layer (in order)", "Effect while training"],
-                       rows, "results strategies", "llll")
+            rows.append([name if i == 0 else "", strategy if i == 0 else "", code, describe_augmentation_layer(layer)])
+    columns = ["Experiment", "Strategy", "Keras layer (in order)", "Effect while training"]
+    return html_table(pd.DataFrame(rows, columns=columns), "results strategies", "llll")
 
 
 def _diff_cell(claim) -> str:
@@ -219,43 +184,36 @@ def _diff_cell(claim) -> str:
 
 def comparison_table(claims: ClaimBook, results: dict, names: list[str], base: str,
                      recorded: dict | None = None) -> str:
-    """Each experiment against `base`: values and paired differences (checked claims).
+    """Each experiment against `base`: paired differences (checked claims); the values
+    themselves are in the results table.
 
     `recorded` ({metric: {name: Claim}}) gives claims the section facts already made,
     with the expectation the prose asserts; the others are made here, asserting nothing.
     """
+    import pandas as pd
+
     recorded = recorded or {}
-    rows = []
-    for name in names:
-        if name not in results:
-            continue
-        cells = [name]
-        for metric in ("test_accuracy", "train_accuracy", "gap"):
-            claim = recorded.get(metric, {}).get(name) or claims.compare(metric, name, base).claim
-            cells.append(_diff_cell(claim))
-        rows.append(cells)
-    if not rows:
-        return "<p class='missing'>No results yet.</p>"
-    # The values themselves are in the results table; this one holds the differences only.
-    return _html_table(["Experiment", "Δ test accuracy", "Δ train accuracy", "Δ gap"], rows, "results compare")
+    columns = {"test_accuracy": "Δ test accuracy", "train_accuracy": "Δ train accuracy", "gap": "Δ gap"}
+    rows = [{"Experiment": name, **{label: _diff_cell(recorded.get(metric, {}).get(name)
+                                                      or claims.compare(metric, name, base).claim)
+                                    for metric, label in columns.items()}}
+            for name in names if name in results]
+    return html_table(pd.DataFrame(rows), "results compare")
 
 
 def overfitting_table(results: dict, names: list[str]) -> str:
     """The curve facts the answer to 1 b) rests on, one row per experiment."""
+    import pandas as pd
+
     rows = []
-    for name in names:
-        if name not in results:
-            continue
+    for name in (n for n in names if n in results):
         f = curve_facts(results[name])
-        rows.append([
-            name, f"{num(f['min_test_loss'])} (epoch {f['best_epoch']})", num(f["final_test_loss"]),
-            f"yes, by {num(f['test_loss_rise'])}" if f["test_loss_turns_up"] else "no",
-            num(f["final_train_loss"]), delta(f["gap"]),
-        ])
-    if not rows:
-        return "<p class='missing'>No results yet.</p>"
-    return _html_table(["Experiment", "Lowest test loss (epoch)", "Final test loss", "Test loss rises after its minimum?",
-                        "Final training loss (curve)", "Final gap (points)"], rows, "results overfit", "lrrlrr")
+        rows.append({"Experiment": name, "Lowest test loss (epoch)": f"{num(f['min_test_loss'])} (epoch {f['best_epoch']})",
+                     "Final test loss": num(f["final_test_loss"]),
+                     "Test loss rises after its minimum?":
+                         f"yes, by {num(f['test_loss_rise'])}" if f["test_loss_turns_up"] else "no",
+                     "Final training loss (curve)": num(f["final_train_loss"]), "Final gap (points)": delta(f["gap"])})
+    return html_table(pd.DataFrame(rows), "results overfit", "lrrlrr")
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -282,7 +240,6 @@ class Numbering:
         self.counts = {"figure": 0, "table": 0}
         self.numbers: dict[str, tuple[str, int]] = {}  # id -> (kind, number)
         self.refs: list[str] = []
-        self.used: list[dict] = []
 
     def _place(self, kind: str, block_id: str, block: str) -> str:
         if block_id in self.numbers or any(b[1] == block_id for b in self.blocks.values()):
@@ -317,12 +274,12 @@ class Numbering:
     ]
 
     def caption(self, rec: dict) -> str:
-        """The caption of a figure; activation grids after the first drop the shared boilerplate."""
+        """The caption of a figure; activation grids after the first placed drop the shared boilerplate."""
         text = rec["caption"]
-        if rec.get("kind") == "activations":
-            if any(r.get("kind") == "activations" for r in self.used[:-1]):
-                for pattern, repl in self.GRID_BOILERPLATE:
-                    text = pattern.sub(repl, text)
+        placed = (self.figures[block_id[4:]] for kind, block_id, _ in self.blocks.values() if kind == "figure")
+        if rec.get("kind") == "activations" and any(r.get("kind") == "activations" for r in placed):
+            for pattern, repl in self.GRID_BOILERPLATE:
+                text = pattern.sub(repl, text)
         return text
 
     def figure(self, fig_id: str, width: str | None = None) -> str:
@@ -330,7 +287,6 @@ class Numbering:
             known = ", ".join(sorted(self.figures)) or "none"
             raise ReportError(f"the prose asks for figure {fig_id!r}, which the build did not draw (known: {known}).")
         rec = self.figures[fig_id]
-        self.used.append(rec)
         width = width or self.default_width(rec)
         block = (
             f'<figure id="fig-{html.escape(fig_id)}"><img src="figures/{html.escape(rec["path"])}" '
@@ -519,8 +475,6 @@ def build_context(results: dict, problems: dict, figures: dict, visuals: dict, p
         "problems": problems,
         "E": EXPERIMENTS,
         "F": {name: curve_facts(m) for name, m in results.items()},
-        # Settings every experiment shares (read from a result, so they are what ran).
-        "common": next(iter(results.values()), None),
         "V": visuals,
         "claims": claims,
         "prov": provenance,
@@ -533,17 +487,10 @@ def build_context(results: dict, problems: dict, figures: dict, visuals: dict, p
             claims, results, names, base, S["ex1"].get("claims") if base == "baseline" else None),
         "overfitting_table": lambda names: overfitting_table(results, names),
         "facts_table": lambda exp: facts_table(visuals, exp),
-        "series": lambda exp, kind, key: layer_series(visuals, exp, kind, key),
-        "pool_inputs": lambda exp: pool_inputs(visuals, exp),
-        "fig_ids": lambda exp, kind: [r["id"] for r in visuals.get("models", {}).get(exp, {}).get("figures", [])
-                                      if r["kind"] == kind],
         "has": lambda *names: all(n in results for n in names),
         "total_train_seconds": sum(sum(r["per_seed"]["train_seconds"]) for r in results.values()),
         "num": num, "pct": pct, "pts": pts,
         "classes": CLASS_NAMES,
-        "c1_best": visuals.get("chosen", {}).get("ex1", {}).get("experiment"),
-        "full_profile": PROFILES["full"],
-        "full_epochs_deep": PROFILES["full"]["epochs"]["deep"],
         "ex1_names": [n for n, e in EXPERIMENTS.items() if e["exercise"] == 1],
         "ex3_names": [n for n, e in EXPERIMENTS.items() if e["exercise"] == 3],
     }
@@ -638,7 +585,3 @@ def write_pdf(html_text: str, base_dir: Path, out_path: Path, allowed_root: Path
     with atomic.atomic_path(out_path) as tmp:
         document.write_pdf(tmp)
     return list(fetcher.refused)
-
-
-def strip_tags(text: str) -> str:
-    return re.sub(r"<[^>]+>", "", text)

@@ -166,6 +166,19 @@ def test_step_seconds_skip_the_warmup_and_end_each_epoch_at_its_last_step():
     assert bench.step_seconds(epochs, warmup=7) == []
 
 
+def test_the_clock_is_a_parameter():
+    ticks = iter([0.0, 1.0, 2.0, 3.0, 4.5, 5.0]).__next__  # a fake clock, read in order
+    c = bench.clock(now=ticks)
+    c.on_epoch_begin(0)  # 0.0
+    for step in range(2):  # steps start at 1.0 and 3.0, end at 2.0 and 4.5
+        c.on_train_batch_begin(step)
+        c.on_train_batch_end(step)
+    c.on_epoch_end(0, {"val_accuracy": 0.5})  # 5.0
+    assert c.steps == [([1.0, 3.0], 4.5)] and c.epochs == [(5.0, 0.5)]
+    assert bench.step_seconds(c.steps, warmup=0) == [2.0, 1.5]
+    assert bench.timed(lambda: "value", now=iter([2.0, 4.5]).__next__) == (2.5, "value")
+
+
 def test_time_to_accuracy_is_the_first_crossing():
     rows = [(100.0, 0.55), (90.0, 0.81), (90.0, 0.79), (95.0, 0.86), (95.0, 0.88)]
     assert bench.time_to_accuracy(rows) == {"80%": 190.0, "85%": 375.0}
