@@ -88,11 +88,13 @@ def confident_mistakes(y_true, predicted, probability, n: int) -> np.ndarray:
 
 def evaluate(model_path: Path, x_uint8: np.ndarray) -> np.ndarray:
     """Softmax probabilities (N, classes) of a saved model on uint8 images, scaled as in
-    training (x / 255), in inference mode (augmentation and dropout off)."""
+    training (`data.model_input`), in inference mode (augmentation and dropout off)."""
     import keras
 
+    from .data import model_input
+
     model = keras.models.load_model(model_path, compile=False)
-    probs = [keras.ops.convert_to_numpy(model(x_uint8[i:i + EVAL_BATCH].astype("float32") / 255.0, training=False))
+    probs = [keras.ops.convert_to_numpy(model(model_input(x_uint8[i:i + EVAL_BATCH]), training=False))
              for i in range(0, len(x_uint8), EVAL_BATCH)]
     return np.concatenate(probs).astype(np.float32)
 

@@ -47,6 +47,11 @@ from .keras_env import keras_home
 
 CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
+
+def model_input(images: np.ndarray) -> np.ndarray:
+    """Images as every network here reads them: uint8 pixels scaled to float32 in [0, 1]."""
+    return np.asarray(images, dtype=np.float32) / 255.0
+
 ENV_VAR = "PW09_DATA"
 
 # What a user may point --data / PW09_DATA at; quoted by every "wrong form" error.

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from . import atomic
-from .data import Dataset, stratified_subset
+from .data import Dataset, model_input, stratified_subset
 
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "test_loss", "test_accuracy", "seconds"]
 EVAL_BATCH_SIZE = 500
@@ -116,8 +116,8 @@ def prepare_arrays(cfg: dict, data: Dataset) -> tuple[np.ndarray, ...]:
     x_te, y_te = stratified_subset(data.x_test, data.y_test, cfg["test_size"], seed=cfg["base_seed"])
     eye = np.eye(10, dtype="float32")
     return (
-        x_tr.astype("float32") / 255.0, eye[y_tr],
-        x_te.astype("float32") / 255.0, eye[y_te],
+        model_input(x_tr), eye[y_tr],
+        model_input(x_te), eye[y_te],
     )
 
 

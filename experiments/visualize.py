@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_path, write_json
+from .data import model_input
 from .errors import ConfigError, Pw09Error
 
 # --- picture geometry -------------------------------------------------------------
@@ -48,8 +49,6 @@ _COLORBAR_ZONE_IN = 0.75
 _TITLE_BAND_IN = 0.13  # room above each tile for its title
 _ROW_GAP_IN = 0.03
 
-# Training feeds the network uint8 pixels divided by 255 (float32 in [0, 1]).
-PIXEL_SCALE = 255.0
 
 _TYPE_WORDS = {
     "conv": "convolution output (before the ReLU)",
@@ -110,7 +109,7 @@ def _model_input(image_uint8: np.ndarray) -> np.ndarray:
     image = np.asarray(image_uint8)
     if image.dtype != np.uint8 or image.ndim != 3:
         raise ValueError(f"expected one (H, W, C) uint8 image, got {image.dtype} {image.shape}")
-    return (image.astype(np.float32) / PIXEL_SCALE)[None]
+    return model_input(image)[None]
 
 
 def activations(model, image_uint8: np.ndarray, layer_names: list[str]) -> dict[str, np.ndarray]:
@@ -459,7 +458,7 @@ def plot_augmentation(strategy: str, spec: list[dict], images_uint8: np.ndarray,
     col_labels = ["original"] + [f"draw {d}" for d in range(1, draws + 1)]
 
     block = augmentation_block(spec, seed)
-    x = images.astype(np.float32) / PIXEL_SCALE
+    x = model_input(images)
     columns = [x] + [np.clip(keras.ops.convert_to_numpy(block(x, training=True)), 0.0, 1.0)
                      for _ in range(draws)]  # each call advances the seeds: a new draw
 
