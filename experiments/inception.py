@@ -1,16 +1,18 @@
 """Inception-v4's overall schema (Szegedy, Ioffe, Vanhoucke, Alemi 2016, arXiv 1602.07261,
-Figure 9) as data and as a figure, holding only what was checked against the paper's text.
+Figure 9) as data and as a figure, holding only what was checked against a source.
 
-What the paper's text says (Section 3.1 and the captions of Figures 3 to 9): Figure 9 is
-the overall schema, built from the stem (Figure 3), the 35 x 35 grid module Inception-A
-(Figure 4), the 35 x 35 to 17 x 17 reduction module Reduction-A (Figure 7), the 17 x 17 grid
-module Inception-B (Figure 5), the 17 x 17 to 8 x 8 grid-reduction module Reduction-B
-(Figure 8) and the 8 x 8 grid module Inception-C (Figure 6); Section 3.3 names the average
-pooling before the last layer. The block counts, channel depths, input size and dropout
-rate are drawn inside Figure 9 itself, and the results tables (Tables 2 to 4) are images:
-the copies of the paper's text available to the build did not contain them, so they are
-left out rather than typed from memory (`UNVERIFIED` names them). Add a number to
-`STAGES` / `PAPER_RESULTS` only with the place in the paper that states it.
+The paper's text (Section 3.1 and the captions of Figures 3 to 9) names the blocks and the
+grid each works on: the stem (Figure 3), Inception-A on the 35 x 35 grid (Figure 4),
+Reduction-A from 35 x 35 to 17 x 17 (Figure 7), Inception-B on 17 x 17 (Figure 5),
+Reduction-B from 17 x 17 to 8 x 8 (Figure 8) and Inception-C on 8 x 8 (Figure 6); Section
+3.3 names the average pooling before the last layer. The block counts (4, 7, 3), the output
+shapes and the dropout's keep probability are drawn inside Figure 9; they were checked
+against TensorFlow's reference implementation of the network (tensorflow/models,
+research/slim/nets/inception_v4.py and its test: blocks Mixed_5b-5e, 6b-6h and 7b-7d; end
+points 35x35x384, 17x17x1024 and 8x8x1536; dropout_keep_prob 0.8). The results tables
+(Tables 2 to 4) are images that no copy of the text available to the build contained, so
+they are left out rather than typed from memory (`UNVERIFIED`). Add a number to `STAGES` /
+`PAPER_RESULTS` only with the place that states it.
 """
 
 from __future__ import annotations
@@ -23,28 +25,29 @@ PAPER = {"title": "Inception-v4, Inception-ResNet and the Impact of Residual Con
 # name, the paper's figure for the block, grid size of its output (None: not verified),
 # and where the paper says so.
 STAGES = [
-    {"name": "Input", "figure": None, "grid_out": None, "source": None},
-    {"name": "Stem", "figure": 3, "grid_out": "35\u00d735",
-     "source": "Figure 4 caption: Inception-A, which follows the stem, is the 35 \u00d7 35 grid module"},
-    {"name": "Inception-A blocks", "figure": 4, "grid_out": "35\u00d735",
-     "source": "Figure 4 caption: 'The schema for 35 \u00d7 35 grid modules ... the Inception-A block of Figure 9'"},
-    {"name": "Reduction-A", "figure": 7, "grid_out": "17\u00d717",
-     "source": "Figure 7 caption: 'The schema for 35 \u00d7 35 to 17 \u00d7 17 reduction module'"},
-    {"name": "Inception-B blocks", "figure": 5, "grid_out": "17\u00d717",
-     "source": "Figure 5 caption: 'The schema for 17 \u00d7 17 grid modules ... the Inception-B block of Figure 9'"},
-    {"name": "Reduction-B", "figure": 8, "grid_out": "8\u00d78",
-     "source": "Figure 8 caption: 'The schema for 17 \u00d7 17 to 8 \u00d7 8 grid-reduction module'"},
-    {"name": "Inception-C blocks", "figure": 6, "grid_out": "8\u00d78",
-     "source": "Figure 6 caption: 'The schema for 8\u00d78 grid modules ... the Inception-C block of Figure 9'"},
-    {"name": "Average pooling", "figure": None, "grid_out": None,
-     "source": "Section 3.3: 'the last layer before the average pooling'"},
-    {"name": "Dropout", "figure": None, "grid_out": None, "source": None},
-    {"name": "Softmax", "figure": None, "grid_out": None, "source": None},
+    {"name": "Input", "figure": None, "repeat": 1, "shape_out": "299\u00d7299\u00d73",
+     "source": "Figure 9 (input 299x299x3); TF-slim default image size 299"},
+    {"name": "Stem", "figure": 3, "repeat": 1, "shape_out": "35\u00d735\u00d7384",
+     "source": "Figure 3 (output 35x35x384); TF-slim end point Mixed_5a"},
+    {"name": "Inception-A", "figure": 4, "repeat": 4, "shape_out": "35\u00d735\u00d7384",
+     "source": "Figure 9 (4 x Inception-A); TF-slim Mixed_5b-5e"},
+    {"name": "Reduction-A", "figure": 7, "repeat": 1, "shape_out": "17\u00d717\u00d71024",
+     "source": "Figure 7 caption: 'The schema for 35 \u00d7 35 to 17 \u00d7 17 reduction module'; TF-slim Mixed_6a"},
+    {"name": "Inception-B", "figure": 5, "repeat": 7, "shape_out": "17\u00d717\u00d71024",
+     "source": "Figure 9 (7 x Inception-B); TF-slim Mixed_6b-6h"},
+    {"name": "Reduction-B", "figure": 8, "repeat": 1, "shape_out": "8\u00d78\u00d71536",
+     "source": "Figure 8 caption: 'The schema for 17 \u00d7 17 to 8 \u00d7 8 grid-reduction module'; TF-slim Mixed_7a"},
+    {"name": "Inception-C", "figure": 6, "repeat": 3, "shape_out": "8\u00d78\u00d71536",
+     "source": "Figure 9 (3 x Inception-C); TF-slim Mixed_7b-7d"},
+    {"name": "Average pooling", "figure": None, "repeat": 1, "shape_out": "1536",
+     "source": "Section 3.3: 'the last layer before the average pooling'; Figure 9 (output 1536)"},
+    {"name": "Dropout (keep 0.8)", "figure": None, "repeat": 1, "shape_out": "1536",
+     "source": "Figure 9; TF-slim dropout_keep_prob=0.8"},
+    {"name": "Softmax", "figure": None, "repeat": 1, "shape_out": "1000", "source": "Figure 9 (1000 classes)"},
 ]
 # Single-model, single-crop ILSVRC-2012 validation errors: none verified from the text.
 PAPER_RESULTS: list[dict] = []
-UNVERIFIED = ["input size", "channel depth after each stage", "number of Inception-A/B/C blocks",
-              "dropout keep probability", "Tables 2-4 (top-1/top-5 errors)"]
+UNVERIFIED = ["Tables 2-4 (top-1/top-5 errors)"]
 
 
 def facts() -> dict:
@@ -59,7 +62,7 @@ def plot_schema(fig_dir: Path) -> dict:
 
     from .analysis_figures import WIDTH_IN, new_figure, save
 
-    per_row, w, h, gap, row_gap = 5, 0.96, 0.5, 0.5, 0.55
+    per_row, w, h, gap, row_gap = 5, 0.8, 0.62, 0.7, 0.55
     height = 0.2 + 2 * h + row_gap + 0.2
     fig = new_figure(WIDTH_IN, height)
     ax = fig.add_axes((0, 0, 1, 1))
@@ -78,7 +81,9 @@ def plot_schema(fig_dir: Path) -> dict:
         x, y = box(i)
         ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02", ec="#1f4e79", lw=0.8,
                                     fc="#dbe7f3" if stage["figure"] else "#eeeeee"))
-        label = stage["name"].replace(" blocks", "\nblocks") + (f"\n(Fig. {stage['figure']})" if stage["figure"] else "")
+        name = stage["name"].replace(" (", "\n(").replace("Average ", "Average\n")
+        label = (f"{stage['repeat']} \u00d7\n{name}" if stage["repeat"] > 1 else name) + \
+            (f"\n(Fig. {stage['figure']})" if stage["figure"] else "")
         ax.text(x + w / 2, y + h / 2, label, ha="center", va="center", fontsize=7.5, linespacing=1.15)
         if i + 1 == len(STAGES):
             break
@@ -88,15 +93,12 @@ def plot_schema(fig_dir: Path) -> dict:
             label_xy, va = ((a[0] + b[0]) / 2, y + h / 2 + 0.06), "bottom"
         else:  # down to the next row
             a, b = (x + w / 2, y), (nx + w / 2, ny + h)
-            label_xy, va = (x + w / 2 + 0.08, (y + ny + h) / 2), "center"
+            label_xy, va = (x + w / 2 - 0.08, (y + ny + h) / 2), "center"
         ax.add_patch(FancyArrowPatch(a, b, **arrow))
-        if stage["grid_out"]:
-            ax.text(*label_xy, stage["grid_out"], ha="center" if va == "bottom" else "left", va=va, fontsize=7)
+        ax.text(*label_xy, stage["shape_out"], ha="center" if va == "bottom" else "right", va=va, fontsize=6.5)
     caption = ("The overall schema of Inception-v4 (Szegedy et al. 2016, arXiv 1602.07261, Figure 9), drawn by the "
-               "build, read along the arrows: the stem, the Inception-A, -B and -C grid modules with the Reduction-A "
-               "and -B modules between them, then average pooling, dropout and the softmax; the paper's figure that "
-               "details each block is given in brackets, and the arrows carry the spatial grid sizes the paper's "
-               "captions state (35\u00d735, 17\u00d717, 8\u00d78). The schema draws only what the paper's text "
-               "states; the block counts and channel depths, which the paper draws inside its Figure 9, are "
-               "in the text above.")
+               "build and read along the arrows: the stem, 4 Inception-A, 7 Inception-B and 3 Inception-C modules "
+               "with the Reduction-A and -B modules between the stages, then average pooling, dropout and the "
+               "softmax. The paper's figure that details each block is given in brackets; each arrow carries the "
+               "shape of the tensor leaving the block before it.")
     return save(fig, fig_dir, "inception-v4", "schematic", None, caption)
