@@ -249,16 +249,26 @@ def test_archive_fingerprint_is_sha256_of_the_file(official, cache):
     assert data.load_cifar10(str(archive), cache).fingerprint == expected
 
 
-def test_fingerprint_is_memoised(official, image_tree, cache, monkeypatch):
-    first = {str(p): data.source_fingerprint(str(p), cache) for p in (official[1], image_tree[0])}
+def same_stats_other_bytes(path: Path) -> None:
+    """Change a file's bytes in place, keeping its size and its mtime: only hashing can tell."""
+    st = path.stat()
+    content = path.read_bytes()
+    middle = len(content) // 2
+    path.write_bytes(content[:middle] + bytes([content[middle] ^ 0xFF]) + content[middle + 1:])
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_fingerprint_is_memoised(official, image_tree, cache):
+    first = {p: data.source_fingerprint(str(p), cache) for p in (official[1], image_tree[0])}
     assert (cache / "fingerprints.json").is_file()
-
-    def no_hashing(*args, **kwargs):
-        raise AssertionError("an unchanged source was hashed again")
-
-    monkeypatch.setattr(data, "_content_digest", no_hashing)
+    # Same sizes and mtimes, other bytes: a memoised fingerprint does not look at the bytes again.
+    same_stats_other_bytes(official[1])
+    same_stats_other_bytes(image_tree[0] / "test" / "dog" / "0000.png")
     for path, fingerprint in first.items():
-        assert data.source_fingerprint(path, cache) == fingerprint
+        assert data.source_fingerprint(str(path), cache) == fingerprint
+    # Without the memo the same sources hash to something else: the check above was not vacuous.
+    fresh = cache.parent / "fresh-cache"
+    assert all(data.source_fingerprint(str(p), fresh) != f for p, f in first.items())
 
 
 def test_fingerprint_follows_content(official, image_tree, tmp_path, cache):
@@ -281,21 +291,22 @@ def test_fingerprint_follows_content(official, image_tree, tmp_path, cache):
     assert data.source_fingerprint(str(image_tree[1]), cache) != archive_before
 
 
-def test_second_load_hits_the_cache(image_tree, cache, monkeypatch):
+def test_second_load_hits_the_cache(image_tree, cache):
     archive = image_tree[1]
     first = data.load_cifar10(str(archive), cache)
     cache_file = cache / f"cifar10-{first.fingerprint.removeprefix('sha256:')[:16]}.npz"
     assert cache_file.is_file()
-
-    def no_decoding(path):
-        raise AssertionError("a cached source was decoded again")
-
-    monkeypatch.setitem(data._LOADERS, "image-folder-archive", no_decoding)
+    # The archive's bytes are now garbled (same size and mtime, so the memoised fingerprint
+    # still names the cached arrays): a second load that decoded it again would fail.
+    same_stats_other_bytes(archive)
     second = data.load_cifar10(str(archive), cache)
     assert (second.fingerprint, second.source, second.kind) == (first.fingerprint, first.source, first.kind)
     for name in ("x_train", "y_train", "x_test", "y_test"):
         assert getattr(second, name).dtype == getattr(first, name).dtype
         np.testing.assert_array_equal(getattr(second, name), getattr(first, name))
+    cache_file.unlink()
+    with pytest.raises(DataError):
+        data.load_cifar10(str(archive), cache)
 
 
 def test_damaged_cache_is_rebuilt(official, cache):
