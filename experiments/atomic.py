@@ -133,6 +133,11 @@ def write_csv(path: str | os.PathLike, rows: list[dict], columns: list[str]) -> 
 
 
 def read_csv(path: str | os.PathLike) -> list[dict]:
-    """The rows of a table `write_csv` wrote: ints in `WHOLE_COLUMNS`, floats elsewhere."""
-    with open(path, newline="") as fh:
-        return [{k: (int(v) if k in WHOLE_COLUMNS else float(v)) for k, v in row.items()} for row in csv.DictReader(fh)]
+    """The rows of a table `write_csv` wrote: ints in `WHOLE_COLUMNS`, floats elsewhere, each
+    float exactly the one written (pandas' round-trip parser). A missing cell is an error."""
+    import pandas as pd
+
+    table = pd.read_csv(path, float_precision="round_trip")
+    if table.isna().to_numpy().any():
+        raise ValueError(f"{path} has empty or missing cells")
+    return [{k: (int(v) if k in WHOLE_COLUMNS else float(v)) for k, v in row.items()} for row in table.to_dict("records")]
