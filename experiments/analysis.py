@@ -140,11 +140,14 @@ def run(exps: list[str], results: dict, results_dir: Path, dataset, test_subset:
         out["evaluation"][exp]["mistakes"] = [
             {"test_index": int(test_idx[i]), "true": CLASS_NAMES[y[i]], "pred": CLASS_NAMES[pred[i]],
              "probability": float(prob[i])} for i in picks]
-        for rec in (analysis_figures.plot_confusion(out["per_class"][exp], exp, results[exp]["title"], vmax, fig_dir),
-                    analysis_figures.plot_mistakes(x[picks], out["evaluation"][exp]["mistakes"], exp,
-                                                   results[exp]["title"], len(y), grid, fig_dir)):
-            out["figures"][rec["id"]] = rec
-    rec = analysis_figures.plot_class_accuracy(out["per_class"], {e: results[e]["title"] for e in exps}, fig_dir)
+        rec = analysis_figures.plot_mistakes(x[picks], out["evaluation"][exp]["mistakes"], exp,
+                                             results[exp]["title"], len(y), grid, fig_dir)
+        out["figures"][rec["id"]] = rec
+    titles = {e: results[e]["title"] for e in exps}
+    for fig_id, group in analysis_figures.confusion_groups(exps).items():
+        rec = analysis_figures.plot_confusion(out["per_class"], group, titles, vmax, fig_dir, fig_id)
+        out["figures"][rec["id"]] = rec
+    rec = analysis_figures.plot_class_accuracy(out["per_class"], titles, fig_dir)
     out["figures"][rec["id"]] = rec
     out["layers"], out["totals"] = network_costs()
     out["inception"] = inception.facts()

@@ -38,38 +38,66 @@ def save(fig, fig_dir: Path, fig_id: str, kind: str, experiment: str | None, cap
     return {"id": fig_id, "path": rel, "kind": kind, "experiment": experiment, "caption": caption, **extra}
 
 
-# The report prints a confusion matrix at about 58 % of the text width (~0.56 of its drawn
-# size): 11-pt labels print at about 6 pt.
-CONFUSION_PT = 11
+# Font sizes as drawn, chosen for the width the report prints each figure at: a single
+# matrix at about 58 % of the text width (~0.56 of its drawn size), so 11 pt prints at
+# about 6 pt; two side by side at the full text width (~0.93), so 7 pt prints at 6.5 pt.
+CONFUSION_PT = {1: 11, 2: 7}
 
 
-def plot_confusion(per_class: dict, exp: str, title: str, vmax: int, fig_dir: Path) -> dict:
-    """10x10 test-set counts, rows the true class, columns the predicted one, each cell
-    labelled with its count, on a colour scale from 0 to `vmax` shared by all models."""
-    cm = np.asarray(per_class["confusion"])
-    classes = per_class["classes"]
-    fig = new_figure(WIDTH_IN, 5.6)
-    ax = fig.add_axes((0.17, 0.17, 0.66, 0.74))
-    cax = fig.add_axes((0.85, 0.17, 0.025, 0.74))
-    im = ax.imshow(cm, cmap="Blues", vmin=0, vmax=vmax)
-    for (i, j), v in np.ndenumerate(cm):
-        ax.text(j, i, str(v), ha="center", va="center", fontsize=CONFUSION_PT,
-                color="white" if v > 0.6 * vmax else "black")
-    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=CONFUSION_PT)
-    ax.set_yticks(range(len(classes)), classes, fontsize=CONFUSION_PT)
-    ax.set_xlabel("predicted class", fontsize=CONFUSION_PT + 1)
-    ax.set_ylabel("true class", fontsize=CONFUSION_PT + 1)
-    acc = float(np.trace(cm) / cm.sum())
-    ax.set_title(f"{title}: {cm.sum():,} test images, {acc:.1%} correct", fontsize=CONFUSION_PT + 1)
-    fig.colorbar(im, cax=cax).ax.tick_params(labelsize=CONFUSION_PT - 1)
-    top = per_class["most_confused"][0] if per_class["most_confused"] else None
-    worst = (f" The most frequent confusion is {top['true']} predicted as {top['pred']} ({top['count']} images, "
-             f"{top['share']:.0%} of the {top['true']} images)." if top else "")
-    caption = (f"Confusion matrix of {title} ({exp}) on the {cm.sum():,} test images: row = true class, "
-               f"column = predicted class, each cell the number of images; the diagonal holds the correct "
-               f"predictions ({acc:.1%} in all). One colour scale from 0 to {vmax} is shared by the confusion "
-               f"matrices of every analysed model.{worst}")
-    return save(fig, fig_dir, f"confusion-{exp}", "confusion", exp, caption)
+def confusion_groups(exps: list[str]) -> dict[str, list[str]]:
+    """The confusion-matrix figures and the analysed models each one draws side by side:
+    one figure per exercise, `confusion-ex1` (the baseline beside the best augmented model)
+    and `confusion-ex3` (the best VGG model)."""
+    from .config import EXPERIMENTS
+
+    groups: dict[str, list[str]] = {}
+    for exp in exps:
+        groups.setdefault(f"confusion-ex{EXPERIMENTS[exp]['exercise']}", []).append(exp)
+    return groups
+
+
+def plot_confusion(per_class: dict, exps: list[str], titles: dict, vmax: int, fig_dir: Path, fig_id: str) -> dict:
+    """10x10 test-set counts of each model in `exps`, side by side: rows the true class,
+    columns the predicted one, each cell labelled with its count, on one colour scale from
+    0 to `vmax` shared by every analysed model."""
+    n = len(exps)
+    pt = CONFUSION_PT.get(n, min(CONFUSION_PT.values()))
+    classes = per_class[exps[0]]["classes"]
+    # Laid out in inches: class names on the left of the first matrix only, one colour bar.
+    left, gap, bar, top, bottom = (1.2, 0.0, 0.75, 0.45, 1.2) if n == 1 else (0.95, 0.2, 0.55, 0.35, 0.9)
+    side = min((WIDTH_IN - left - bar - gap * (n - 1)) / n, 4.4)
+    height = top + side + bottom
+    fig = new_figure(WIDTH_IN, height)
+    found = []
+    for k, exp in enumerate(exps):
+        cm = np.asarray(per_class[exp]["confusion"])
+        ax = fig.add_axes(((left + k * (side + gap)) / WIDTH_IN, bottom / height, side / WIDTH_IN, side / height))
+        im = ax.imshow(cm, cmap="Blues", vmin=0, vmax=vmax)
+        for (i, j), v in np.ndenumerate(cm):
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=pt, color="white" if v > 0.6 * vmax else "black")
+        ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=pt)
+        ax.set_yticks(range(len(classes)), classes if k == 0 else [], fontsize=pt)
+        ax.set_xlabel("predicted class", fontsize=pt + 1)
+        if k == 0:
+            ax.set_ylabel("true class", fontsize=pt + 1)
+        acc = float(np.trace(cm) / cm.sum())
+        ax.set_title(f"{titles[exp]}: {acc:.1%} correct", fontsize=pt + 1)
+        top_pair = per_class[exp]["most_confused"][0] if per_class[exp]["most_confused"] else None
+        found.append((exp, cm, acc, top_pair))
+    cax = fig.add_axes(((WIDTH_IN - bar + 0.15) / WIDTH_IN, bottom / height, 0.12 / WIDTH_IN, side / height))
+    fig.colorbar(im, cax=cax).ax.tick_params(labelsize=pt - 1)
+
+    def about(exp, cm, acc, pair):
+        worst = (f"; its most frequent confusion is {pair['true']} predicted as {pair['pred']} ({pair['count']} "
+                 f"images, {pair['share']:.0%} of the {pair['true']} images)" if pair else "")
+        return f"{titles[exp]} ({exp}) gets {acc:.1%} right{worst}"
+
+    total = int(found[0][1].sum())
+    caption = (f"Confusion {'matrix' if n == 1 else 'matrices'} on the {total:,} test images: row = true class, "
+               f"column = predicted class, each cell the number of images, the diagonal the correct predictions. "
+               f"One colour scale from 0 to {vmax} is shared by the confusion matrices of every analysed model. "
+               + ". ".join(about(*f) for f in found) + ".")
+    return save(fig, fig_dir, fig_id, "confusion", exps[0] if n == 1 else None, caption, experiments=list(exps))
 
 
 def plot_mistakes(images: np.ndarray, mistakes: list[dict], exp: str, title: str, n_test: int,

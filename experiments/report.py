@@ -260,8 +260,8 @@ class Numbering:
             return "72%"
         if kind == "augmentation":
             return "62%"
-        if kind == "confusion":
-            return "58%"
+        if kind == "confusion":  # one matrix, or several side by side at the full width
+            return "58%" if len(rec.get("experiments", [None])) == 1 else "100%"
         if kind == "schematic":
             return "85%"  # a wide two-row diagram: its 9-pt labels print at about 7 pt
         return "100%"

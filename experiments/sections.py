@@ -625,7 +625,7 @@ def ex3(claims: ClaimBook, results: Mapping, profile: str, c1_best: str | None, 
     out["params"] = f"It has {out['params']}" + (
         f", about {out['ratio']} times as many as the baseline of Exercise 1." if out["ratio"] else ".")
     models = [m for m in (analysis or {}).get("models", []) if EXPERIMENTS.get(m, {}).get("exercise") == 3]
-    out["analysis_figures"] = [f"{kind}-{m}" for m in models for kind in ("confusion", "misclassified")]
+    out["analysis_figures"] = (["confusion-ex3"] if models else []) + [f"misclassified-{m}" for m in models]
 
     lo, hi = ASSIGNMENT_RANGE
     e = True if asserts(profile, "vgg_in_assignment_range") else None

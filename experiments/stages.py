@@ -115,8 +115,8 @@ def _visuals(settings: Settings, chosen: dict, fingerprint: str, strategies: lis
 
 def _analysis(settings: Settings, exps: list[str], fingerprint: str, subsets: set) -> Io:
     out_dir = settings.build / "analysis"
-    figures = ["per-class-accuracy", "inception-v4"] + [f"{kind}-{e}" for e in exps
-                                                        for kind in ("confusion", "misclassified")]
+    figures = (["per-class-accuracy", "inception-v4", *analysis_figures.confusion_groups(exps)]
+               + [f"misclassified-{e}" for e in exps])
     return Io([settings.results / e / f for e in exps for f in ("model.keras", "metrics.json")],
               {"models": exps, "data": fingerprint, "image_index": settings.image_index,
                "test": sorted(subsets, key=str)},

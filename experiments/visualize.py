@@ -40,6 +40,9 @@ FIG_TITLE_PT = 10
 GRID_COLS = 8
 WIDE_GRID_COLS = 16
 INPUT_UPSCALE = 8  # the 32x32 input is shown as 256x256 pixel blocks
+# The report prints an augmentation grid at 62 % of the text width (about 4 in): drawn
+# 4.4 in wide, its 7.5-pt labels print at about 6.9 pt.
+AUG_WIDTH_IN = 4.4
 
 # Margins in inches: the figure title above the grid, the colour bar to its right.
 _TOP_IN = 0.42
@@ -241,7 +244,7 @@ class _Tile:
 
 
 def _tile_grid(n_tiles: int, title: str, *, cols: int | None = None, basis_cols: int | None = None,
-               colorbar: bool = False, left_in: float = _SIDE_IN):
+               colorbar: bool = False, left_in: float = _SIDE_IN, width_in: float = FIG_WIDTH_IN):
     """A figure of `n_tiles` square tiles in rows of `cols`, a title, and optionally a
     colour-bar axis to the right of the grid. Laid out by hand in inches, so nothing
     overlaps whatever the tile count. Returns (figure, tiles, colour-bar axes or None);
@@ -251,17 +254,17 @@ def _tile_grid(n_tiles: int, title: str, *, cols: int | None = None, basis_cols:
         cols = min(n_tiles, GRID_COLS if n_tiles <= GRID_COLS**2 else WIDE_GRID_COLS)
     basis = max(cols, basis_cols or (GRID_COLS if cols <= GRID_COLS else WIDE_GRID_COLS))
     rows = math.ceil(n_tiles / cols)
-    avail = FIG_WIDTH_IN - left_in - _SIDE_IN - (_COLORBAR_ZONE_IN if colorbar else 0.0)
+    avail = width_in - left_in - _SIDE_IN - (_COLORBAR_ZONE_IN if colorbar else 0.0)
     pitch = avail / basis
     tile = 0.92 * pitch
     row_pitch = tile + _TITLE_BAND_IN + _ROW_GAP_IN
     height = _TOP_IN + rows * row_pitch + _BOTTOM_IN
-    fig = _new_figure(FIG_WIDTH_IN, height)
+    fig = _new_figure(width_in, height)
     fig.text(0.5, 1 - 0.22 / height, title, ha="center", va="center", fontsize=FIG_TITLE_PT)
 
     # One axes over the whole figure, in inches, holds every tile.
     canvas = fig.add_axes((0, 0, 1, 1))
-    canvas.set_xlim(0, FIG_WIDTH_IN)
+    canvas.set_xlim(0, width_in)
     canvas.set_ylim(0, height)
     canvas.set_autoscale_on(False)
     canvas.set_axis_off()
@@ -281,7 +284,7 @@ def _tile_grid(n_tiles: int, title: str, *, cols: int | None = None, basis_cols:
         bar_h = min(grid_top - grid_bottom, 3.0)
         bar_y = (grid_top + grid_bottom - bar_h) / 2
         bar_x = x0 + cols * pitch + 0.15
-        cax = fig.add_axes((bar_x / FIG_WIDTH_IN, bar_y / height, 0.12 / FIG_WIDTH_IN, bar_h / height))
+        cax = fig.add_axes((bar_x / width_in, bar_y / height, 0.12 / width_in, bar_h / height))
         cax.tick_params(labelsize=TILE_TITLE_PT)
     return fig, axes, cax
 
@@ -462,9 +465,8 @@ def plot_augmentation(strategy: str, spec: list[dict], images_uint8: np.ndarray,
     columns = [x] + [np.clip(keras.ops.convert_to_numpy(block(x, training=True)), 0.0, 1.0)
                      for _ in range(draws)]  # each call advances the seeds: a new draw
 
-    title = f"Augmentation '{strategy}': {n_rows} images \u00d7 ({draws} random draws + original)"
-    fig, axes, _ = _tile_grid(n_rows * cols, title, cols=cols, basis_cols=max(cols, 6),
-                              left_in=0.75)
+    title = f"Augmentation '{strategy}': the original and {draws} random draws"
+    fig, axes, _ = _tile_grid(n_rows * cols, title, cols=cols, basis_cols=cols, left_in=0.4, width_in=AUG_WIDTH_IN)
     for i, ax in enumerate(axes):
         r, c = divmod(i, cols)
         ax.imshow(columns[c][r], interpolation="nearest")

@@ -189,9 +189,12 @@ def test_analysis_json_has_the_interface(analysed):
     inputs = facts["inputs"]
     assert inputs["official_order"] is False and inputs["images"][0]["index"] == 12
     assert inputs["images"][0]["class"] != inputs["images"][1]["class"]
-    ids = {"per-class-accuracy", "inception-v4"} | {f"{k}-{e}" for e in facts["models"]
-                                                   for k in ("confusion", "misclassified")}
-    assert ids <= set(facts["figures"])
+    ids = {"per-class-accuracy", "inception-v4", "confusion-ex1", "confusion-ex3"} | {
+        f"misclassified-{e}" for e in facts["models"]}
+    assert ids == set(facts["figures"])
+    # Exercise 1's confusion matrices side by side (baseline, then the best augmented model).
+    assert facts["figures"]["confusion-ex1"]["experiments"] == facts["models"][:2]
+    assert facts["figures"]["confusion-ex3"]["experiments"] == facts["models"][2:]
     for rec in facts["figures"].values():
         assert (settings.figures / rec["path"]).read_bytes()[:4] == b"\x89PNG" and rec["caption"]
 
@@ -243,10 +246,10 @@ def test_the_report_gets_analysis_and_its_figures(results_one_seed, tmp_path):
         fh.write('\n\nAnalysed: {{ analysis.models | join("+") }}.\n')  # the prose itself places the figure
     visuals = fake_visuals(results_one_seed)
     records = fake_figures(results_one_seed, visuals)
-    # 1 a) places the confusion matrix of the best augmented model (aug_shift in this fixture).
-    records["confusion-aug_shift"] = {"id": "confusion-aug_shift", "path": "analysis/confusion-aug_shift.png",
-                                      "kind": "confusion", "experiment": "aug_shift", "caption": "Counts."}
+    # 1 a) places the baseline's and the best augmented model's confusion matrices, side by side.
+    records["confusion-ex1"] = {"id": "confusion-ex1", "path": "analysis/confusion-ex1.png", "kind": "confusion",
+                                "experiments": ["baseline", "aug_shift"], "caption": "Counts."}
     page, _ = report.render_html(results_one_seed, {}, records, visuals, fake_provenance(results_one_seed), "smoke",
                                  prose_dir=prose, analysis={"models": ["baseline", "aug_shift", "vgg_aug"]})
     assert "Analysed: baseline+aug_shift+vgg_aug." in page
-    assert 'src="figures/analysis/confusion-aug_shift.png"' in page
+    assert 'src="figures/analysis/confusion-ex1.png" style="width:100%"' in page
