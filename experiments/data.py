@@ -36,7 +36,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import Callable, Iterator, NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -128,10 +128,18 @@ def source_fingerprint(source: str | None, cache_dir: Path) -> str:
     return _fingerprint(_locate(source).root, Path(cache_dir))
 
 
-def load_cifar10(source: str | None, cache_dir: Path) -> Dataset:
-    """Load CIFAR-10 from `source` (see the module docstring), through the cache."""
+def keras_download() -> None:
+    """Keras' own download of CIFAR-10 into `$KERAS_HOME/datasets`."""
+    import keras  # here only: importing Keras starts TensorFlow (seconds, gigabytes)
+
+    keras.datasets.cifar10.load_data()
+
+
+def load_cifar10(source: str | None, cache_dir: Path, *, download: Callable[[], object] = keras_download) -> Dataset:
+    """Load CIFAR-10 from `source` (see the module docstring), through the cache. With no
+    source and no Keras copy yet, `download()` fetches one (Keras' download by default)."""
     cache_dir = Path(cache_dir)
-    located = _locate(source)
+    located = _locate(source, download)
     fingerprint = _fingerprint(located.root, cache_dir)
     cache_file = cache_dir / f"cifar10-{fingerprint.removeprefix('sha256:')[:16]}.npz"
     arrays = _read_cache(cache_file)
@@ -177,10 +185,10 @@ class _Located(NamedTuple):
     description: str
 
 
-def _locate(source: str | None) -> _Located:
+def _locate(source: str | None, download: Callable[[], object] = keras_download) -> _Located:
     """Recognise the form of `source` from cheap checks (stats, the first tar headers)."""
     if source is None:
-        folder = _keras_batches_dir() or _keras_download()
+        folder = _keras_batches_dir() or _keras_download(download)
         return _Located("keras", folder, f"Keras default copy {folder}")
 
     path = Path(source).expanduser().absolute()
@@ -271,12 +279,10 @@ def _keras_batches_dir() -> Path | None:
     return None
 
 
-def _keras_download() -> Path:
-    """Let Keras download CIFAR-10, then return the folder it extracted."""
+def _keras_download(download: Callable[[], object]) -> Path:
+    """Let Keras download CIFAR-10 (`download`), then return the folder it extracted."""
     try:
-        import keras  # here only: importing Keras starts TensorFlow (seconds, gigabytes)
-
-        keras.datasets.cifar10.load_data()
+        download()
     except Exception as exc:  # network, TLS, disk, checksum: all mean "no Keras copy"
         raise DataError(
             f"downloading CIFAR-10 into {keras_home() / 'datasets'} with "

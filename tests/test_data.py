@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tarfile
 import time
-import types
 from pathlib import Path
 
 import numpy as np
@@ -197,40 +196,38 @@ def test_files_sorted_by_name_and_junk_ignored(image_tree, cache):
     assert len(ds.x_train) == len(expected["x_train"]) + 1
 
 
-def test_keras_default_reads_existing_folder_without_keras(tmp_path, monkeypatch, cache):
+def refuse_download():
+    raise AssertionError("the Keras copy is there: nothing may be downloaded")
+
+
+def test_keras_default_reads_existing_folder_without_keras(tmp_path, cache):
     expected = write_official(tmp_path / "keras-home" / "datasets")
-    monkeypatch.setitem(sys.modules, "keras", None)  # any `import keras` would now fail
-    ds = data.load_cifar10(None, cache)
+    ds = data.load_cifar10(None, cache, download=refuse_download)  # the only path that imports Keras
     assert ds.kind == "keras"
     assert_arrays(ds, expected)
     assert "cifar-10-batches-py" in data.describe_source(None)
 
 
-def fake_keras(load_data) -> types.ModuleType:
-    module = types.ModuleType("keras")
-    module.datasets = types.SimpleNamespace(cifar10=types.SimpleNamespace(load_data=load_data))
-    return module
-
-
-def test_keras_default_downloads_when_missing(tmp_path, monkeypatch, cache):
+def test_keras_default_downloads_when_missing(tmp_path, cache):
     """Keras 3.x extracts into datasets/cifar-10-batches-py-target/cifar-10-batches-py."""
     home = tmp_path / "keras-home"
     expected = {}
-    monkeypatch.setitem(sys.modules, "keras", fake_keras(
-        lambda: expected.update(write_official(home / "datasets" / "cifar-10-batches-py-target"))))
+
+    def download():  # what keras.datasets.cifar10.load_data() leaves on disk
+        expected.update(write_official(home / "datasets" / "cifar-10-batches-py-target"))
+
     assert "not downloaded yet" in data.describe_source(None)
-    ds = data.load_cifar10(None, cache)
+    ds = data.load_cifar10(None, cache, download=download)
     assert ds.kind == "keras"
     assert_arrays(ds, expected)
 
 
-def test_keras_download_failure_says_what_to_do(monkeypatch, cache):
+def test_keras_download_failure_says_what_to_do(cache):
     def offline():
         raise OSError("Name or service not known")
 
-    monkeypatch.setitem(sys.modules, "keras", fake_keras(offline))
     with pytest.raises(DataError, match="failed.*--data PATH or set PW09_DATA"):
-        data.load_cifar10(None, cache)
+        data.load_cifar10(None, cache, download=offline)
 
 
 def test_describe_source(official, image_tree):
