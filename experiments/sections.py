@@ -813,4 +813,8 @@ def context(claims: ClaimBook, results: Mapping, visuals: Mapping, analysis: Map
         "classes1": per_class_block(analysis, 1),
         "classes3": per_class_block(analysis, 3),
         "paper_table": paper_table(analysis),
+        "paper_note": ("The table below copies only the single-model errors this build checked against the paper."
+                       if paper_table(analysis) else
+                       "Its single-model error tables are not reproduced here, because this build could not check "
+                       "them against the paper."),
     }

@@ -437,6 +437,17 @@ def test_the_report_renders_without_analysis_artifacts(results_full):
     text = text_of(page)
     assert "count_params()" in text  # the parameter count says what it includes
     assert "Confusion" not in text
+    # Without checked paper figures the text says the tables are left out, and shows none.
+    assert "single-model error tables are not reproduced here" in text and "ex4-paper" not in page
+
+
+def test_the_paper_table_and_its_sentence_agree(results_full):
+    from conftest import fake_analysis
+
+    page, _ = _render_profile(results_full, "full", strict=True, analysis=fake_analysis(results_full))
+    text = text_of(page)
+    assert "The table below copies only the single-model errors this build checked" in text
+    assert "not reproduced" not in text and 'id="tab-ex4-paper"' in page
 
 
 # One case per claim the full-profile prose asserts: fixture results that contradict that claim
