@@ -801,6 +801,7 @@ def context(claims: ClaimBook, results: Mapping, visuals: Mapping, analysis: Map
             seeds: int = 1) -> dict:
     """Everything the prose needs beyond the raw results: one dict per section."""
     c1_best = visuals.get("chosen", {}).get("ex1", {}).get("experiment")
+    papers = paper_table(analysis)
     return {
         "intro": intro(results, seeds, profile),
         "ex1": ex1(claims, results, profile),
@@ -812,9 +813,9 @@ def context(claims: ClaimBook, results: Mapping, visuals: Mapping, analysis: Map
         "per_class": {n: per_class(analysis, n) for n in (analysis or {}).get("models", [])},
         "classes1": per_class_block(analysis, 1),
         "classes3": per_class_block(analysis, 3),
-        "paper_table": paper_table(analysis),
+        "paper_table": papers,
         "paper_note": ("The table below copies only the single-model errors this build checked against the paper."
-                       if paper_table(analysis) else
+                       if papers else
                        "Its single-model error tables are not reproduced here, because this build could not check "
                        "them against the paper."),
     }
