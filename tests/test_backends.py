@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from experiments.estimate import PROBES
 
 
 def _smoke_baseline(backend: str, tmp_path: Path, archive: Path) -> dict:
@@ -62,7 +63,7 @@ def test_smoke_baseline_on_jax(tmp_path, tiny_archive):
 def _rates(**train_images_per_s):
     """A calibration table: policy -> the same rate for every probe."""
     return lambda policy: {probe: {"train_images_per_s": train_images_per_s[policy], "eval_images_per_s": 1.0}
-                           for probe in ("baseline", "baseline_plain", "vgg")}
+                           for probe in PROBES}
 
 
 @pytest.mark.parametrize("gpu, measured, expected", [
