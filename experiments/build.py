@@ -172,16 +172,18 @@ def make_analysis(settings: Settings, results: dict, source: DataSource) -> dict
 # --- report -----------------------------------------------------------------------------
 
 
-def git_revision() -> dict:
+def git_revision(folder: Path = ROOT) -> dict:
+    """{"revision", "dirty"} of the checkout in `folder`; both None where it is no git
+    checkout (an unpacked zip, say), so that the report claims neither."""
     def git(*args):
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+        return subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, timeout=10).stdout.strip()
 
     try:
-        rev = git("rev-parse", "--short", "HEAD") or "unknown"
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+        rev = git("rev-parse", "--short", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no")) if rev else None
     except (OSError, subprocess.SubprocessError):
-        rev, dirty = "unknown", False
-    return {"revision": rev, "dirty": dirty}
+        rev, dirty = "", None
+    return {"revision": rev or None, "dirty": dirty}
 
 
 def provenance(settings: Settings, results: dict, source: DataSource) -> dict:

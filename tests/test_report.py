@@ -104,21 +104,21 @@ def fake_figures(results: dict, visuals: dict) -> dict:
     return records
 
 
-def fake_provenance(results: dict) -> dict:
+def fake_provenance(results: dict, git: dict | None = None) -> dict:
     first = next(iter(results.values()))
     return {
         "profile": "smoke", "profile_description": config.PROFILES["smoke"]["description"],
         "data_source": "fixture", "data_fingerprint": first["data_fingerprint"],
-        "seeds": first["seeds"], "git": {"revision": "abc1234", "dirty": False},
+        "seeds": first["seeds"], "git": git or {"revision": "abc1234", "dirty": False},
         "training_environment": first["environment"], "report_python": "3.11", "host": "x86_64, Linux",
         "wall_times": {n: r["train_seconds"] for n, r in results.items()},
         "per_seed_seconds": {n: r["per_seed"]["train_seconds"] for n, r in results.items()},
     }
 
 
-def render(results: dict, strict: bool = False, **dirs) -> tuple[str, object]:
+def render(results: dict, strict: bool = False, git: dict | None = None, **dirs) -> tuple[str, object]:
     visuals = fake_visuals(results)
-    return report.render_html(results, {}, fake_figures(results, visuals), visuals, fake_provenance(results),
+    return report.render_html(results, {}, fake_figures(results, visuals), visuals, fake_provenance(results, git),
                               "smoke", strict, **dirs)
 
 
@@ -196,6 +196,16 @@ def test_partial_results_render_without_errors():
     text = text_of(page)
     assert "No VGG-style experiment has results in this build" in text
     assert re.findall(r'class="qid">([^<]+)<', page) == QUESTION_IDS
+
+
+def test_a_build_outside_git_claims_no_revision_and_no_clean_tree(results_one_seed, tmp_path):
+    from experiments import build
+
+    # An unpacked submission zip has no .git: the report must not call its tree clean.
+    assert build.git_revision(tmp_path) == {"revision": None, "dirty": None}
+    text = text_of(render(results_one_seed, git=build.git_revision(tmp_path))[0])
+    assert text.count("none: not built from a git checkout") == 2 and "clean working tree" not in text
+    assert "clean working tree" in text_of(render(results_one_seed)[0])  # a revision, no uncommitted changes
 
 
 def test_cover_shows_authors_from_report_toml(results_one_seed, prose_copy):
