@@ -1,8 +1,9 @@
 """How long each run of a build will take here: a short calibration, cached per machine.
 
-`calibrate()` times a few training steps and one evaluation of each network, with each
-augmentation an experiment gives it, on random arrays (about a minute on two CPU cores,
-once per machine, backend and precision policy) and caches the rates in `~/.cache/pw09/calibration.json` (`PW09_CACHE` moves it).
+`calibrate()` times a few training steps of each network with each augmentation an
+experiment gives it, and one evaluation of each network, on random arrays (one to two
+minutes on two CPU cores, once per machine, backend and precision policy), and caches the
+rates in `~/.cache/pw09/calibration.json` (`PW09_CACHE` moves it).
 `observe()` corrects a rate from a finished run's real epochs. `seconds()` turns a
 resolved run configuration into an estimate from those rates, and
 `plan_lines()` prints the plan that `invoke all` shows before it trains. Reading the
@@ -71,7 +72,10 @@ def cached(backend: str, policy: str = "float32") -> dict | None:
     return rates if isinstance(rates, dict) and set(PROBES) <= set(rates) else None
 
 
-def _probe(model_name: str, augmentation: str | None, policy: str) -> dict:
+def _probe(model_name: str, augmentation: str | None, policy: str, plain: dict | None = None) -> dict:
+    """Training (and evaluation) rates of one network with one augmentation. Augmentation
+    is an identity at evaluation, so given the `plain` network's probe, its evaluation
+    rate and start-up are reused instead of measured again."""
     import keras
     import numpy as np
 
@@ -91,26 +95,34 @@ def _probe(model_name: str, augmentation: str | None, policy: str) -> dict:
     t0 = time.perf_counter()
     model.fit(x[CAL_BATCH:], y[CAL_BATCH:], batch_size=CAL_BATCH, epochs=1, verbose=0)
     train = CAL_BATCH * CAL_STEPS / (time.perf_counter() - t0)
+    if plain is not None:
+        keras.mixed_precision.set_global_policy("float32")
+        return {"train_images_per_s": train, "eval_images_per_s": plain["eval_images_per_s"],
+                "startup_s": startup + plain["eval_startup_s"], "eval_startup_s": plain["eval_startup_s"]}
     xe = np.resize(x, (EVAL_IMAGES, 32, 32, 3))
     ye = np.resize(y, (EVAL_IMAGES, 10))
     t0 = time.perf_counter()
     model.evaluate(xe[:500], ye[:500], batch_size=500, verbose=0)
-    startup += time.perf_counter() - t0
+    eval_startup = time.perf_counter() - t0
     t0 = time.perf_counter()
     model.evaluate(xe, ye, batch_size=500, verbose=0)
     keras.mixed_precision.set_global_policy("float32")
     return {"train_images_per_s": train, "eval_images_per_s": EVAL_IMAGES / (time.perf_counter() - t0),
-            "startup_s": startup}
+            "startup_s": startup + eval_startup, "eval_startup_s": eval_startup}
 
 
-def calibrate(backend: str, policy: str = "float32", log=print) -> dict:
-    """Measure (or read back) this machine's training and evaluation rates."""
+def calibrate(backend: str, policy: str = "float32", log=print, probe=_probe) -> dict:
+    """Measure (or read back) this machine's training and evaluation rates; `probe`
+    (model, augmentation, policy, plain=) times one of `PROBES`."""
     found = cached(backend, policy)
     if found:
         return found
-    log(f"Calibrating: a few timed training steps of each network ({policy}), once per machine ...")
+    log(f"Calibrating: a few timed training steps of each network with each of its augmentations ({policy}), "
+        "once per machine ...")
     t0 = time.perf_counter()
-    rates = {name: _probe(model, aug, policy) for name, (model, aug) in PROBES.items()}
+    rates: dict = {}
+    for name, (model, aug) in sorted(PROBES.items(), key=lambda item: item[1][1] is not None):  # plain ones first
+        rates[name] = probe(model, aug, policy, plain=rates.get(probe_name(model, None)))
     rates["measured"] = time.strftime("%Y-%m-%d %H:%M")
     rates["calibration_seconds"] = round(time.perf_counter() - t0, 1)
     path = cache_file()

@@ -182,7 +182,7 @@ def tiny_archive(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session", autouse=True)
 def calibration_cache(tmp_path_factory):
     """A calibration for this machine, so that test builds print their plan without
-    spending a minute measuring (a real calibration runs in CI's smoke build)."""
+    spending minutes measuring (a real calibration runs in CI's smoke build)."""
     folder = tmp_path_factory.mktemp("pw09-cache")
     rates = {probe: {"train_images_per_s": 200.0, "eval_images_per_s": 1000.0, "startup_s": 2.0}
              for probe in estimate.PROBES}

@@ -68,6 +68,22 @@ def test_each_run_is_estimated_with_its_own_augmentation():
     assert augmented - plain == pytest.approx(config.resolve("vgg_aug", "full")["epochs"] * (50_000 / 550 - 50_000 / 3250))
 
 
+def test_calibration_times_every_probe_and_evaluates_each_network_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("PW09_CACHE", str(tmp_path))
+    calls = []
+
+    def probe(model, augmentation, policy, plain=None):
+        calls.append((model, augmentation, plain is not None))
+        return {"train_images_per_s": 1.0, "eval_images_per_s": 2.0, "startup_s": 3.0, "eval_startup_s": 1.0}
+
+    rates = estimate.calibrate("tensorflow", log=lambda _: None, probe=probe)
+    assert set(estimate.PROBES) <= set(rates) and len(calls) == len(estimate.PROBES)
+    # augmentation is an identity at evaluation: only the plain networks are evaluated, and first
+    assert [(m, a) for m, a, reused in calls if not reused] == [("baseline", None), ("vgg", None)]
+    assert calls[:2] == [("baseline", None, False), ("vgg", None, False)]
+    assert estimate.cached("tensorflow") == rates
+
+
 def test_a_calibration_without_every_probe_is_measured_again(tmp_path, monkeypatch):
     monkeypatch.setenv("PW09_CACHE", str(tmp_path))
     old = {"baseline": RATES["baseline"], "baseline_plain": RATES["baseline"], "vgg": RATES["vgg"]}  # before vgg+shift
