@@ -95,20 +95,18 @@ def _probe(model_name: str, augmentation: str | None, policy: str, plain: dict |
     t0 = time.perf_counter()
     model.fit(x[CAL_BATCH:], y[CAL_BATCH:], batch_size=CAL_BATCH, epochs=1, verbose=0)
     train = CAL_BATCH * CAL_STEPS / (time.perf_counter() - t0)
-    if plain is not None:
-        keras.mixed_precision.set_global_policy("float32")
-        return {"train_images_per_s": train, "eval_images_per_s": plain["eval_images_per_s"],
-                "startup_s": startup + plain["eval_startup_s"], "eval_startup_s": plain["eval_startup_s"]}
-    xe = np.resize(x, (EVAL_IMAGES, 32, 32, 3))
-    ye = np.resize(y, (EVAL_IMAGES, 10))
-    t0 = time.perf_counter()
-    model.evaluate(xe[:500], ye[:500], batch_size=500, verbose=0)
-    eval_startup = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    model.evaluate(xe, ye, batch_size=500, verbose=0)
+    if plain is None:
+        xe = np.resize(x, (EVAL_IMAGES, 32, 32, 3))
+        ye = np.resize(y, (EVAL_IMAGES, 10))
+        t0 = time.perf_counter()
+        model.evaluate(xe[:500], ye[:500], batch_size=500, verbose=0)
+        eval_startup = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        model.evaluate(xe, ye, batch_size=500, verbose=0)
+        plain = {"eval_images_per_s": EVAL_IMAGES / (time.perf_counter() - t0), "eval_startup_s": eval_startup}
     keras.mixed_precision.set_global_policy("float32")
-    return {"train_images_per_s": train, "eval_images_per_s": EVAL_IMAGES / (time.perf_counter() - t0),
-            "startup_s": startup + eval_startup, "eval_startup_s": eval_startup}
+    return {"train_images_per_s": train, "eval_images_per_s": plain["eval_images_per_s"],
+            "startup_s": startup + plain["eval_startup_s"], "eval_startup_s": plain["eval_startup_s"]}
 
 
 def calibrate(backend: str, policy: str = "float32", log=print, probe=_probe) -> dict:
