@@ -452,7 +452,7 @@ def status_table(settings: Settings) -> list[dict]:
 def status_footer(rows: list[dict]) -> str:
     """The line under `invoke list`: the total time still to train, or how to get one."""
     if any(r["estimate"] == "?" for r in rows):
-        return "estimate: ? = not calibrated on this machine yet; the next `invoke all` measures it first (one to two minutes)."
+        return "estimate: ? = not calibrated on this machine yet; the next `invoke all` measures it first (about a minute)."
     from .estimate import human
 
     return f"still to train: about {human(sum(r['seconds'] or 0 for r in rows))} on this machine."

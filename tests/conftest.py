@@ -182,7 +182,7 @@ def tiny_archive(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session", autouse=True)
 def calibration_cache(tmp_path_factory):
     """A calibration for this machine, so that test builds print their plan without
-    spending minutes measuring (a real calibration runs in CI's smoke build)."""
+    spending a minute measuring (test_estimate measures for real, once)."""
     folder = tmp_path_factory.mktemp("pw09-cache")
     rates = {probe: {"train_images_per_s": 200.0, "eval_images_per_s": 1000.0, "startup_s": 2.0}
              for probe in estimate.PROBES}
@@ -228,6 +228,20 @@ class SmokeProject:
         """`invoke ARGS --profile smoke --data ARCHIVE` in this project's folders, checked."""
         return ok(invoke([*args, "--profile", "smoke", "--data", str(self.archive)], self.build, self.dist,
                          timeout=timeout, **env))
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist's `--dist loadgroup` a worker runs whole groups. Every test that
+    reads the shared smoke build (directly, or through `smoke_copy`) is one group, run
+    first, so that the build is made once; every other test goes with its file, so that a
+    file's module-scoped fixtures are made once too."""
+    def group(item):
+        return "smoke_project" if "smoke_project" in getattr(item, "fixturenames", ()) else item.path.name
+
+    items.sort(key=lambda item: group(item) != "smoke_project")  # stable: files keep their order
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(group(item)))
 
 
 @pytest.fixture(scope="session")

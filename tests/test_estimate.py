@@ -84,6 +84,22 @@ def test_calibration_times_every_probe_and_evaluates_each_network_once(tmp_path,
     assert estimate.cached("tensorflow") == rates
 
 
+@pytest.mark.slow
+def test_the_real_probe_times_a_network_and_adds_an_augmentation_block_to_it():
+    # The tests above give `calibrate` a stand-in; this runs the measuring code itself (the
+    # baseline only: the VGG net takes the same path, at half a minute of tracing).
+    import math
+
+    plain = estimate.probe("baseline", None, "float32")
+    strong = estimate.probe("baseline", "strong", "float32", plain=plain)
+    for rates in (plain, strong):
+        assert all(math.isfinite(v) and v > 0 for v in rates.values()), rates
+    block = strong["augmentation_images_per_s"]
+    assert strong["train_images_per_s"] == pytest.approx(1 / (1 / plain["train_images_per_s"] + 1 / block))
+    # evaluation is the plain network's (augmentation is an identity there); start-up adds the block's tracing
+    assert strong["eval_images_per_s"] == plain["eval_images_per_s"] and strong["startup_s"] > plain["startup_s"]
+
+
 def test_a_calibration_without_every_probe_is_measured_again(tmp_path, monkeypatch):
     monkeypatch.setenv("PW09_CACHE", str(tmp_path))
     old = {"baseline": RATES["baseline"], "baseline_plain": RATES["baseline"], "vgg": RATES["vgg"]}  # before vgg+shift
