@@ -19,7 +19,7 @@ from typing import Mapping
 from . import formats, stats
 from .analysis import best_experiment
 from .claims import ClaimBook
-from .config import AUGMENTATIONS, DEFAULT_IMAGE_INDEX, EXPERIMENTS
+from .config import AUGMENTATIONS, DEFAULT_IMAGE_INDEX, EXPERIMENTS, resolve
 from .data import CLASS_NAMES
 from .formats import article, bold, join_and, num, pct, points, pts, thousands
 
@@ -296,7 +296,7 @@ def ex1(claims: ClaimBook, results: Mapping, profile: str) -> dict:
         e = reused if reused and asserts(profile, "vgg_strategy_not_beaten") else None
         out["best"] = claims.best("test_accuracy", augs, expect=e, where=says("vgg_strategy_not_beaten"))
         out["asserts_reused"] = e is not None
-        out["reuse"] = reuse_sentence(reused, leader, e is not None)
+        out["reuse"] = reuse_sentence(reused, leader, e is not None, resolve("vgg_aug", profile)["epochs"])
     return out
 
 
@@ -319,21 +319,28 @@ def moved(claim, up: str = "rises", down: str = "falls") -> str:
     return "cannot be compared yet"
 
 
-def reuse_sentence(reused: str | None, leader: str, asserted: bool) -> str:
-    """Which Exercise-1 strategy the VGG net reuses, and how it stands in the Exercise-1 results."""
+def reuse_sentence(reused: str | None, leader: str, asserted: bool, epochs: int) -> str:
+    """Which Exercise-1 strategy the VGG net reuses, why, and how it stands in the Exercise-1
+    results (`epochs`: the VGG net's training budget in this profile)."""
     if not reused:
         return ""
-    words = join_and(LAYER_WORDS.get(layer["layer"], layer["layer"])
-                     for layer in AUGMENTATIONS[EXPERIMENTS[reused]["augmentation"]])
-    text = (f"The VGG net of Exercise 3 (**vgg_aug**) reuses the strategy of **{reused}** ({words}), fixed "
-            "in the configuration before these results: re-choosing it from them would tune a setting on "
-            "the test set. ")
+    spec = AUGMENTATIONS[EXPERIMENTS[reused]["augmentation"]]
+    words = join_and(LAYER_WORDS.get(layer["layer"], layer["layer"]) for layer in spec)
+    text = (f"The VGG net of Exercise 3 (**vgg_aug**) reuses the strategy of **{reused}** ({words}). It was "
+            "fixed in the configuration before this build")
+    if len(spec) == min(len(s) for s in AUGMENTATIONS.values()):  # the mildest of the nested strategies
+        budget = f"{epochs} epochs leave" if epochs != 1 else "1 epoch leaves"
+        text += f": {budget} a network little time to learn from harder images, so it gets the mildest one"
+    text += (". Earlier runs of this project on the same test set (there is no separate validation split) "
+             "informed that choice; re-choosing it from the results above would tune a setting on the test "
+             "set once more. ")
     if reused == leader:
         text += "It is also the strategy with the highest mean test accuracy above"
     else:
         text += f"Here **{leader}** has the higher mean test accuracy"
     if asserted:
-        text += ", and no other strategy clearly beats it (asserted; checked in Appendix B)."
+        text += (", and no other strategy clearly beats it" if reused == leader else
+                 f", but no strategy clearly beats **{reused}**") + " (asserted; checked in Appendix B)."
     else:
         text += "."
     return text

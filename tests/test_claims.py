@@ -105,7 +105,7 @@ def test_compare_unclear_is_undecided():
 def test_compare_single_run_matching_sign_is_undecided():
     b = book(run("vgg", [0.698]), run("vgg_aug", [0.712]))
     text = b.compare("test_accuracy", "vgg_aug", "vgg", expect="higher")
-    assert text == ("Comparing the test accuracy of VGG-style CNN + flips and shifts and "
+    assert text == ("Comparing the test accuracy of VGG-style CNN + horizontal flips and "
                     "VGG-style CNN, no augmentation, with one seed per experiment there is no interval "
                     "to tell the difference from seed noise: 71.2 % vs 69.8 % (+1.4 points).")
     claim = b.records[0]
@@ -151,7 +151,7 @@ def test_compare_missing_experiment():
     assert b.failures() == []
 
     assert book().compare("test_accuracy", "vgg", "vgg_aug") == (
-        "VGG-style CNN, no augmentation and VGG-style CNN + flips and shifts have no results "
+        "VGG-style CNN, no augmentation and VGG-style CNN + horizontal flips have no results "
         "yet, so their test accuracy cannot be compared yet.")
 
 
@@ -219,7 +219,7 @@ def test_best_of_a_loss_is_the_lowest():
 def test_best_single_runs():
     b = book(run("vgg", [0.80]), run("vgg_aug", [0.83]))
     assert b.best("test_accuracy", ["vgg", "vgg_aug"], expect="vgg") == (
-        "VGG-style CNN + flips and shifts has the highest test accuracy of the 2 compared "
+        "VGG-style CNN + horizontal flips has the highest test accuracy of the 2 compared "
         "experiments, 83.0 % against 80.0 % for VGG-style CNN, no augmentation (runner-up; "
         "difference +3.0 points), but with one seed per experiment there is no interval to tell the lead "
         "from seed noise.")
@@ -241,7 +241,7 @@ def test_best_unclear_lead():
 def test_best_missing_candidate():
     b = book(run("vgg", [0.80]))
     assert b.best("test_accuracy", ["vgg", "vgg_aug"]) == (
-        "VGG-style CNN + flips and shifts has no results yet, so the best of the 2 compared "
+        "VGG-style CNN + horizontal flips has no results yet, so the best of the 2 compared "
         "experiments by test accuracy cannot be named yet.")
     assert b.records[0].verdict == "missing"
 
@@ -273,7 +273,7 @@ def test_in_range_single_seed_expecting_outside_and_missing():
         "expected range of 80.0–85.0 %.")
     assert b.records[0].verdict == "supported"
     assert b.in_range("test_accuracy", "vgg_aug", 0.80, 0.85, "the expected range") == (
-        "VGG-style CNN + flips and shifts has no results yet, so its test accuracy cannot be "
+        "VGG-style CNN + horizontal flips has no results yet, so its test accuracy cannot be "
         "set against the expected range of 80.0–85.0 % yet.")
     assert b.records[1].verdict == "missing"
     with pytest.raises(ReportError, match="reversed"):

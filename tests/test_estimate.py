@@ -62,8 +62,10 @@ def test_each_run_is_estimated_with_its_own_augmentation():
     # On an H200 under PyTorch the VGG net trained at 3,250 images/s plain and 550 with
     # flips and shifts: one rate per network would promise vgg_aug six times too soon.
     assert set(estimate.PROBES) == {estimate.probe_for(config.resolve(n, "full")) for n in config.experiment_names()}
+    augmented_vgg = estimate.probe_for(config.resolve("vgg_aug", "full"))
+    assert augmented_vgg != "vgg"
     rates = dict(RATES, **{"vgg": dict(RATES["vgg"], train_images_per_s=3250.0),
-                           "vgg+shift": dict(RATES["vgg"], train_images_per_s=550.0)})
+                           augmented_vgg: dict(RATES["vgg"], train_images_per_s=550.0)})
     plain, augmented = (estimate.seconds(config.resolve(n, "full"), rates) for n in ("vgg", "vgg_aug"))
     assert augmented - plain == pytest.approx(config.resolve("vgg_aug", "full")["epochs"] * (50_000 / 550 - 50_000 / 3250))
 
@@ -102,7 +104,7 @@ def test_the_real_probe_times_a_network_and_adds_an_augmentation_block_to_it():
 
 def test_a_calibration_without_every_probe_is_measured_again(tmp_path, monkeypatch):
     monkeypatch.setenv("PW09_CACHE", str(tmp_path))
-    old = {"baseline": RATES["baseline"], "baseline_plain": RATES["baseline"], "vgg": RATES["vgg"]}  # before vgg+shift
+    old = {"baseline": RATES["baseline"], "baseline_plain": RATES["baseline"], "vgg": RATES["vgg"]}  # no augmented VGG probe
     (tmp_path / "calibration.json").write_text(json.dumps({estimate.machine_key("tensorflow"): old}))
     assert estimate.cached("tensorflow") is None
 
