@@ -16,13 +16,16 @@ Only `keras.*` is used, so the same code runs on the TensorFlow, JAX or PyTorch 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import math
 import os
 import platform
 import shutil
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -250,6 +253,47 @@ def _progress_callback(total_epochs: int, history: list[dict], checkpoint: Check
     return EpochLog()
 
 
+@contextlib.contextmanager
+def interrupt_between_steps():
+    """Take Ctrl-C at the next step or epoch boundary of `fit`, not wherever the signal lands.
+
+    Yields a Keras callback for `fit`. Python raises KeyboardInterrupt at whatever bytecode
+    runs when SIGINT arrives, which can be inside the backend's Python wrappers (a data
+    iterator, a checkpoint being saved); in a test run one such Ctrl-C aborted TensorFlow with
+    "free(): invalid next size" instead of exiting cleanly. Here the handler only records
+    the request and the callback raises it before the next batch, or after the epoch has
+    been checkpointed. A second Ctrl-C interrupts at once. Outside the main thread, where
+    no handler can be installed, the callback does nothing."""
+    import keras
+
+    requested: list[int] = []
+
+    class Boundary(keras.callbacks.Callback):
+        def _raise_if_requested(self, *args, **kwargs):
+            if requested:
+                raise KeyboardInterrupt
+
+        # `*_begin` hooks: they run in line, without turning off Keras' asynchronous batch-end dispatch
+        on_train_batch_begin = on_test_batch_begin = on_epoch_end = _raise_if_requested
+
+    if threading.current_thread() is not threading.main_thread():
+        yield Boundary()
+        return
+
+    def record(signum, frame):
+        if requested:
+            raise KeyboardInterrupt
+        requested.append(signum)
+
+    previous = signal.signal(signal.SIGINT, record)
+    try:
+        yield Boundary()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if requested:  # arrived after the last boundary `fit` passed
+        raise KeyboardInterrupt
+
+
 def environment() -> dict:
     """Versions and hardware, recorded with every run."""
     import keras
@@ -308,17 +352,19 @@ def train_run(cfg: dict, seed: int, data: Dataset, run_dir: Path, extra: dict | 
     )
     try:
         if initial_epoch < cfg["epochs"]:
-            model.fit(
-                x_tr, y_tr,
-                batch_size=cfg["batch_size"],
-                epochs=cfg["epochs"],
-                initial_epoch=initial_epoch,
-                validation_data=(x_te, y_te),
-                validation_batch_size=EVAL_BATCH_SIZE,
-                shuffle=True,
-                verbose=verbose,
-                callbacks=[_progress_callback(cfg["epochs"], history, checkpoint, label, progress), *callbacks],
-            )
+            with interrupt_between_steps() as boundary:
+                model.fit(
+                    x_tr, y_tr,
+                    batch_size=cfg["batch_size"],
+                    epochs=cfg["epochs"],
+                    initial_epoch=initial_epoch,
+                    validation_data=(x_te, y_te),
+                    validation_batch_size=EVAL_BATCH_SIZE,
+                    shuffle=True,
+                    verbose=verbose,
+                    callbacks=[_progress_callback(cfg["epochs"], history, checkpoint, label, progress),
+                               *callbacks, boundary],
+                )
     except KeyboardInterrupt:
         state = checkpoint.load()  # what is really saved: Ctrl-C may hit mid-save
         raise TrainingInterrupted(state["epoch"] if state else 0, cfg["epochs"]) from None

@@ -342,6 +342,27 @@ def test_an_interrupted_run_resumes_to_the_numbers_of_an_uninterrupted_one(tmp_p
     assert train.checkpoint_state(run_dir) is None
 
 
+def test_ctrl_c_while_training_is_taken_at_the_next_step_and_a_second_one_at_once():
+    from experiments import train
+
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):  # a request still pending when `fit` returns
+        with train.interrupt_between_steps() as boundary:
+            boundary.on_train_batch_begin(0)  # nothing asked: training goes on
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the handler has run and only recorded it
+            with pytest.raises(KeyboardInterrupt):
+                boundary.on_train_batch_begin(1)
+            with pytest.raises(KeyboardInterrupt):
+                boundary.on_epoch_end(0)  # after the progress callback has checkpointed the epoch
+            with pytest.raises(KeyboardInterrupt):  # a second Ctrl-C does not wait for a boundary
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(5)
+    assert signal.getsignal(signal.SIGINT) is before
+    with train.interrupt_between_steps() as boundary:  # a fresh run starts with no request
+        boundary.on_test_batch_begin(0)
+
+
 @pytest.mark.slow
 def test_ctrl_c_says_where_the_run_stopped_without_a_traceback(tmp_path, smoke_archive):
     build_dir, dist = tmp_path / "build", tmp_path / "dist"
