@@ -62,7 +62,7 @@ EXPERIMENTS: dict[str, dict] = {
     # from harder images: in this project's full-data runs (one seed, 10 epochs, 2026-11),
     # flips and shifts cost the VGG net accuracy (81.0 % test against 82.3 % without
     # augmentation), and flips beat flips and shifts on the baseline (70.5 % against 68.4 %).
-    # Flips are also the cheapest augmentation on every backend.
+    # Flips are also the cheapest strategy: the other two add layers after them.
     "vgg_aug": {
         "exercise": 3, "family": "deep", "model": "vgg", "augmentation": "flip",
         "title": "VGG-style CNN + horizontal flips",
