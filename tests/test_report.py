@@ -360,7 +360,7 @@ def test_augmentation_layers_are_described_from_their_recorded_arguments():
 def _render_profile(results: dict, profile: str, strict: bool, visuals: dict | None = None, analysis=None):
     visuals = visuals or fake_visuals(results)
     prov = fake_provenance(results)
-    prov["profile"] = profile
+    prov["profile"], prov["profile_description"] = profile, config.PROFILES[profile]["description"]
     return report.render_html(results, {}, fake_figures(results, visuals), visuals, prov, profile, strict,
                               analysis=analysis)
 
@@ -388,6 +388,8 @@ def test_the_full_fixture_passes_strict_and_asserts_conclusions(results_full):
     assert len(asserted) >= 8 and not claims.failures()
     assert claims.asserted == asserted and len(claims.worded) == len(claims.records) - len(asserted)
     text = text_of(page)
+    # The cover names the profile with its own description.
+    assert f"Profile full : {config.PROFILES['full']['description']}" in text
     # The cover says exactly what is checked and what is not.
     assert (f"{len(asserted)} statements asserted in the prose are checked against the results, and a "
             f"contradiction fails a --strict build; {len(claims.worded)} more are worded by the data") in text
