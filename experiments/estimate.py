@@ -195,15 +195,16 @@ def probe_for(cfg: dict) -> str:
     return probe_name(cfg["model"], cfg["augmentation"])
 
 
-def seconds(cfg: dict, rates: dict) -> float:
-    """Estimated wall time of one run: building and tracing the model, its epochs
-    (training plus the per-epoch test evaluation) and the final evaluation."""
+def seconds(cfg: dict, rates: dict, epochs_done: int = 0) -> float:
+    """Estimated wall time of one run: building and tracing the model, the epochs it has
+    left after `epochs_done` checkpointed ones (training plus the per-epoch test
+    evaluation) and the final evaluation."""
     r = rates[probe_for(cfg)]
     n_train = cfg["train_size"] or TRAIN_IMAGES
     n_test = cfg["test_size"] or TEST_IMAGES
     per_epoch = n_train / r["train_images_per_s"] + n_test / r["eval_images_per_s"]
     final = (n_train + n_test) / r["eval_images_per_s"]
-    return r.get("startup_s", 0.0) + cfg["epochs"] * per_epoch + final
+    return r.get("startup_s", 0.0) + max(cfg["epochs"] - epochs_done, 0) * per_epoch + final
 
 
 def human(seconds: float) -> str:
@@ -215,14 +216,18 @@ def human(seconds: float) -> str:
     return f"{seconds // 3600} h {(seconds % 3600) // 60:02d} min"
 
 
-def plan_lines(planned: list[tuple[str, int, dict, float]], profile: str, on_gpu: bool) -> list[str]:
-    """The plan printed before training: one line per run, the total, and a hint when a
-    CPU build of the full profile will take more than an hour."""
+def plan_lines(planned: list[tuple[str, int, dict, int, float]], profile: str, on_gpu: bool) -> list[str]:
+    """The plan printed before training: one line per run (name, seed, configuration,
+    epochs already checkpointed, seconds), the total, and a hint when a CPU build of the
+    full profile will take more than an hour."""
     total = sum(s for *_, s in planned)
     lines = [f"Plan: {len(planned)} run{'s' if len(planned) != 1 else ''} to train, about {human(total)} on this machine"]
-    for i, (name, seed, cfg, secs) in enumerate(planned, 1):
+    for i, (name, seed, cfg, done, secs) in enumerate(planned, 1):
         images = cfg["train_size"] or TRAIN_IMAGES
-        lines.append(f"  {i:>2}. {name:<11} seed {seed}  {cfg['epochs']:>2} epochs x {images:>6,} images  ~{human(secs)}")
+        left = cfg["epochs"] - done
+        resumes = f"  (resumes after epoch {done} of {cfg['epochs']})" if done else ""
+        lines.append(f"  {i:>2}. {name:<11} seed {seed}  {left:>2} {'epochs' if left != 1 else 'epoch '} x "
+                     f"{images:>6,} images  ~{human(secs)}{resumes}")
     if profile == "full" and not on_gpu and total > LONG_CPU_BUILD:
         lines.append(f"  note: the full profile needs about {human(total)} on this CPU; `--profile quick` takes a "
                      "fraction of that, and README, 'GPUs', says what a GPU does. Going ahead.")

@@ -87,6 +87,14 @@ class Run:
 
         return checkpoint_state(self.dir) or "none"
 
+    @property
+    def epochs_done(self) -> int:
+        """Checkpointed epochs that training resumes after (0 unless the run is partial)."""
+        from .train import Checkpoint
+
+        state = Checkpoint(self.dir).load() if self.partial else None
+        return state["epoch"] if state else 0
+
 
 def record_run(run_dir: Path) -> None:
     atomic.write_json(run_dir / RUN_DIGESTS, {name: file_digest(run_dir / name) for name in RUN_FILES})
@@ -172,7 +180,7 @@ def estimates(settings: Settings, runs: list[Run], measure: bool) -> list[float]
 
         policy = precision_policy(runs[0].cfg)
     rates = estimate.calibrate(keras_backend(), policy) if measure else estimate.cached(keras_backend(), policy)
-    return [estimate.seconds(run.cfg, rates) for run in runs] if rates else None
+    return [estimate.seconds(run.cfg, rates, run.epochs_done) for run in runs] if rates else None
 
 
 def train_runs(settings: Settings, names: list[str], source: DataSource, force: bool = False) -> list[Run]:
@@ -187,7 +195,7 @@ def train_runs(settings: Settings, names: list[str], source: DataSource, force: 
     from .train import TrainingInterrupted, gpu_visible, train_run
 
     secs = estimates(settings, todo, measure=True)
-    planned = [(run.experiment, run.seed, run.cfg, s) for run, s in zip(todo, secs)]
+    planned = [(run.experiment, run.seed, run.cfg, run.epochs_done, s) for run, s in zip(todo, secs)]
     for line in estimate.plan_lines(planned, settings.profile, on_gpu=gpu_visible()):
         print(line, flush=True)
     code = training_code()

@@ -110,8 +110,20 @@ def test_a_calibration_without_every_probe_is_measured_again(tmp_path, monkeypat
 
 
 def _planned(profile):
-    return [(name, seed, config.resolve(name, profile), estimate.seconds(config.resolve(name, profile), RATES))
+    return [(name, seed, config.resolve(name, profile), 0, estimate.seconds(config.resolve(name, profile), RATES))
             for name in config.experiment_names() for seed in config.seeds_for(profile)]
+
+
+def test_a_resumed_run_is_planned_with_the_epochs_it_has_left():
+    cfg = config.resolve("vgg", "full")
+    per_epoch = 50_000 / 100.0 + 10_000 / 1000.0
+    assert estimate.seconds(cfg, RATES) - estimate.seconds(cfg, RATES, epochs_done=4) == pytest.approx(4 * per_epoch)
+    assert estimate.seconds(cfg, RATES, epochs_done=cfg["epochs"]) == pytest.approx(5.0 + 60_000 / 1000.0)
+    fresh, resumed = (("vgg", 1234, cfg, done, estimate.seconds(cfg, RATES, done)) for done in (0, 4))
+    lines = estimate.plan_lines([fresh, resumed], "full", on_gpu=True)
+    assert "10 epochs x" in lines[1] and "resumes" not in lines[1]
+    assert " 6 epochs x" in lines[2] and lines[2].endswith("(resumes after epoch 4 of 10)")
+    assert estimate.human(fresh[-1] + resumed[-1]) in lines[0]
 
 
 def test_plan_lists_every_run_and_the_total_and_warns_about_long_cpu_builds():

@@ -406,7 +406,8 @@ def test_kill_9_then_the_same_command_resumes_to_a_full_history(resumed_build):
     assert after_kill["state"]["epoch"] == 1 and not after_kill["done"]
     assert re.search(r"^baseline\s+partial \(0/1 seeds\)", after_kill["list"], re.M)
     assert "no results for profile 'smoke'" in error_line(after_kill["report"])
-    # resumed
+    # resumed: the plan counts the one epoch left, then training picks up after the first
+    assert re.search(r"^\s+1\. baseline\s+seed 1234\s+1 epoch\s+x .*\(resumes after epoch 1 of 2\)$", resumed.stdout, re.M)
     assert "resuming after epoch 1 of 2" in resumed.stdout
     run_dir = the_run(build_dir)
     run_metrics = json.loads((run_dir / "metrics.json").read_text())

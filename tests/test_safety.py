@@ -290,8 +290,10 @@ def test_a_resumable_checkpoint_is_partial_and_one_without_its_model_is_damaged(
                       {"epoch": 1, "model": "epoch-0001.keras", "history": history, "seed_states": [[1335, 8]]})
     assert Checkpoint(run.dir).load()["epoch"] == 1 and checkpoint_state(run.dir) == "partial"
     assert experiment_status(s, "baseline", "sha256:x") == "partial (0/1 seeds)"
+    assert plan_runs(s, "baseline", "sha256:x")[0].epochs_done == 1  # the plan counts only the epochs left
     (run.dir / "checkpoint" / "epoch-0001.keras").unlink()
     assert checkpoint_state(run.dir) == "damaged"
+    assert plan_runs(s, "baseline", "sha256:x")[0].epochs_done == 0  # a damaged run trains from the start
 
 
 def test_published_results_are_rewritten_when_damaged(tmp_path):
