@@ -187,7 +187,6 @@ def git_revision(folder: Path = ROOT) -> dict:
 
 
 def provenance(settings: Settings, results: dict, source: DataSource) -> dict:
-    env = next(iter(results.values()))["environment"] if results else {}
     return {
         "profile": settings.profile,
         "profile_description": config.PROFILES[settings.profile]["description"],
@@ -195,7 +194,7 @@ def provenance(settings: Settings, results: dict, source: DataSource) -> dict:
         "data_fingerprint": source.fingerprint,
         "seeds": settings.seeds,
         "git": git_revision(),
-        "training_environment": env,
+        "training_environments": published.training_environments(results),
         "report_python": platform.python_version(),
         "host": f"{platform.machine()}, {platform.system()}",
     }

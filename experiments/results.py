@@ -58,7 +58,8 @@ def aggregate(runs_metrics: list[dict], histories: list[list[dict]], cfg: dict) 
         "config_hash": first["config_hash"],
         "code_hash": first["code_hash"],
         "runs": [r["run_key"] for r in runs_metrics],
-        "environment": first["environment"],
+        # Every environment that trained a seed: a copied or resumed build may mix machines.
+        "environments": _distinct([r["environment"] for r in runs_metrics]),
         "resumed_from_epoch": [r.get("resumed_from_epoch", 0) for r in runs_metrics],
         **means,
         "std": stds,
@@ -72,6 +73,24 @@ def aggregate(runs_metrics: list[dict], histories: list[list[dict]], cfg: dict) 
             row[c], row[f"{c}_std"] = mean_std([h[i][c] for h in histories])
         mean_history.append(row)
     return out, mean_history
+
+
+def _distinct(items: list) -> list:
+    return [x for i, x in enumerate(items) if x not in items[:i]]
+
+
+def training_environments(results: dict) -> list[dict]:
+    """Each distinct environment (software and hardware) that trained `results`, in order,
+    with the experiments it trained: {"environment": ..., "experiments": [...]}."""
+    found: list[dict] = []
+    for name, r in results.items():
+        for env in r["environments"]:
+            entry = next((e for e in found if e["environment"] == env), None)
+            if entry is None:
+                found.append({"environment": env, "experiments": [name]})
+            elif name not in entry["experiments"]:
+                entry["experiments"].append(name)
+    return found
 
 
 def publish(settings: Settings, name: str, fingerprint: str) -> dict | None:

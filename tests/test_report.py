@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from experiments import config, report
+from experiments import results as published
 from experiments.formats import num, pct
 from experiments.errors import ReportError
 
@@ -110,7 +111,8 @@ def fake_provenance(results: dict, git: dict | None = None) -> dict:
         "profile": "smoke", "profile_description": config.PROFILES["smoke"]["description"],
         "data_source": "fixture", "data_fingerprint": first["data_fingerprint"],
         "seeds": first["seeds"], "git": git or {"revision": "abc1234", "dirty": False},
-        "training_environment": first["environment"], "report_python": "3.11", "host": "x86_64, Linux",
+        "training_environments": published.training_environments(results), "report_python": "3.11",
+        "host": "x86_64, Linux",
         "wall_times": {n: r["train_seconds"] for n, r in results.items()},
         "per_seed_seconds": {n: r["per_seed"]["train_seconds"] for n, r in results.items()},
     }
@@ -206,6 +208,21 @@ def test_a_build_outside_git_claims_no_revision_and_no_clean_tree(results_one_se
     text = text_of(render(results_one_seed, git=build.git_revision(tmp_path))[0])
     assert text.count("none: not built from a git checkout") == 2 and "clean working tree" not in text
     assert "clean working tree" in text_of(render(results_one_seed)[0])  # a revision, no uncommitted changes
+
+
+def test_provenance_names_every_machine_that_trained_the_results(results_one_seed):
+    one = text_of(render(results_one_seed)[0])
+    assert one.count("Training software Python 3.11, Keras 3, backend tensorflow 2") == 1  # one machine: no names
+    gpu = {**results_one_seed["vgg"]["environments"][0], "python": "3.12", "backend_version": "2.21", "devices": ["gpu"]}
+    mixed = {**results_one_seed, "vgg": {**results_one_seed["vgg"], "environments": [gpu]},
+             "vgg_aug": {**results_one_seed["vgg_aug"], "environments": [*results_one_seed["vgg_aug"]["environments"], gpu]}}
+    assert [e["experiments"] for e in published.training_environments(mixed)] == [
+        ["baseline", "aug_flip", "aug_shift", "aug_strong", "vgg_aug"], ["vgg", "vgg_aug"]]
+    text = text_of(render(mixed)[0])
+    assert ("Training software (baseline, aug_flip, aug_shift, aug_strong, vgg_aug) Python 3.11, Keras 3, "
+            "backend tensorflow 2") in text
+    assert "Training software (vgg, vgg_aug) Python 3.12, Keras 3, backend tensorflow 2.21" in text
+    assert re.search(r"Training hardware \(vgg, vgg_aug\) \S+, \d+ logical CPUs, devices: gpu", text), text
 
 
 def test_cover_shows_authors_from_report_toml(results_one_seed, prose_copy):
