@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
 
@@ -26,7 +27,8 @@ VERBOSE_HELP = "show the backend's own start-up and device log lines (also: PW09
 
 @contextmanager
 def _user_errors(verbose=False):
-    """A user's mistake or Ctrl-C: one sentence on stderr, exit code 1/130, no traceback.
+    """A user's mistake or Ctrl-C: one sentence on stderr, exit code 1/130, no traceback; a
+    closed output pipe: silence and 141.
     Also keeps the backend's C++ start-up lines off the terminal unless `verbose`."""
     from experiments import console
 
@@ -42,6 +44,9 @@ def _user_errors(verbose=False):
     except KeyboardInterrupt:
         print("interrupted; completed epochs are checkpointed, run the same command again to resume.", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:  # the reader went away (`invoke list | head`): stop quietly, as `cat` does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail again
+        sys.exit(141)  # 128 + SIGPIPE, a Unix tool's status when its pipe closes
     except OSError as exc:  # a full disk anywhere (Keras saving a model, say): one sentence too
         from experiments.atomic import DISK_FULL, disk_full_error
 

@@ -233,3 +233,14 @@ def test_dist_folder_not_writable_is_caught_before_training(built, tmp_path):
     proc = cli(["all", "--profile", "smoke", "--data", str(archive)], built[0], blocker / "dist")
     assert f"cannot create the output folder {blocker / 'dist'}" in error_line(proc)
     assert "Training" not in proc.stdout
+
+
+def test_a_reader_that_stops_early_ends_the_listing_quietly(tmp_path):
+    # `invoke list | head -3`: the reader goes away before the listing is written.
+    env = dict(os.environ, PW09_BUILD_DIR=str(tmp_path / "build"), PW09_DIST_DIR=str(tmp_path / "dist"))
+    proc = subprocess.Popen([sys.executable, "-m", "invoke", "list", "--profile", "smoke"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=300)
+    assert "Traceback" not in err.decode() and "BrokenPipeError" not in err.decode(), err.decode()[-3000:]
+    assert proc.returncode == 141  # as a Unix tool stopped by SIGPIPE: the listing did not all arrive
