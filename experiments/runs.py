@@ -87,7 +87,7 @@ class Run:
 
         return checkpoint_state(self.dir) or "none"
 
-    @property
+    @cached_property
     def epochs_done(self) -> int:
         """Checkpointed epochs that training resumes after (0 unless the run is partial)."""
         from .train import Checkpoint
