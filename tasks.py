@@ -20,8 +20,8 @@ from experiments.errors import Interrupted, Pw09Error
 PROFILE_HELP = "full (default), quick (~30 min on a 2-core CPU) or smoke (~2 min)"
 DATA_HELP = "CIFAR-10 copy: official cifar-10-python.tar.gz or its folder, or an image folder / .tar.gz (default: $PW09_DATA, else the Keras download)"
 SEEDS_HELP = "number of seeds per experiment (default: full 3, quick and smoke 1)"
-MIXED_HELP = ("mixed precision where this machine's calibration measures it faster than float32 "
-              "(separate cache entries; float32 otherwise)")
+MIXED_HELP = ("bfloat16 arithmetic where this machine's calibration measures it faster than float32 (default); "
+              "--no-mixed-precision trains and reads float32 runs, cached separately")
 VERBOSE_HELP = "show the backend's own start-up and device log lines (also: PW09_VERBOSE=1)"
 
 
@@ -68,7 +68,7 @@ def _int(value, option: str):
         raise ConfigError(f"{option} must be a whole number, got {value!r}; pass e.g. {option} 3.") from None
 
 
-def _settings(profile, data, seeds=None, strict=False, image_index=None, mixed_precision=False):
+def _settings(profile, data, seeds=None, strict=False, image_index=None, mixed_precision=True):
     from experiments.settings import Settings
 
     return Settings(profile=profile, data=data, n_seeds=_int(seeds, "--seeds"), strict=strict,
@@ -79,7 +79,7 @@ def _settings(profile, data, seeds=None, strict=False, image_index=None, mixed_p
 @task(help={"profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP, "force": "retrain every experiment even if cached",
             "strict": "fail the build when the data contradicts a claim of the prose",
             "mixed_precision": MIXED_HELP, "verbose": VERBOSE_HELP})
-def all(c, profile="full", data=None, seeds=None, force=False, strict=False, mixed_precision=False, verbose=False):
+def all(c, profile="full", data=None, seeds=None, force=False, strict=False, mixed_precision=True, verbose=False):
     """Run every experiment (cached), draw the figures, render report.html/.pdf and the zip."""
     with _user_errors(verbose):
         from experiments import build
@@ -90,7 +90,7 @@ def all(c, profile="full", data=None, seeds=None, force=False, strict=False, mix
 @task(help={"name": "experiment to retrain (see `invoke list`)", "profile": PROFILE_HELP, "data": DATA_HELP,
             "seeds": SEEDS_HELP, "strict": "fail on a contradicted claim",
             "mixed_precision": MIXED_HELP, "verbose": VERBOSE_HELP})
-def experiment(c, name, profile="full", data=None, seeds=None, strict=False, mixed_precision=False, verbose=False):
+def experiment(c, name, profile="full", data=None, seeds=None, strict=False, mixed_precision=True, verbose=False):
     """Retrain one experiment even if cached, then rebuild figures, report and zip."""
     with _user_errors(verbose):
         from experiments import build
@@ -98,44 +98,48 @@ def experiment(c, name, profile="full", data=None, seeds=None, strict=False, mix
         build.run_experiment(_settings(profile, data, seeds, strict, mixed_precision=mixed_precision), name)
 
 
-@task(help={"profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP, "strict": "fail on a contradicted claim"})
-def report(c, profile="full", data=None, seeds=None, strict=False):
+@task(help={"profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP, "strict": "fail on a contradicted claim",
+            "mixed_precision": MIXED_HELP})
+def report(c, profile="full", data=None, seeds=None, strict=False, mixed_precision=True):
     """Figures, HTML and PDF from existing results; never trains."""
     with _user_errors():
         from experiments import build
 
-        build.run_report(_settings(profile, data, seeds, strict))
+        build.run_report(_settings(profile, data, seeds, strict, mixed_precision=mixed_precision))
 
 
 @task(help={"experiment": "only this experiment's model (default: the ones the report shows)",
             "layer": "only this layer's figures", "image_index": f"training image to feed (default {DEFAULT_IMAGE_INDEX}); the first training image of another class is drawn too",
-            "profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP})
-def visualize(c, experiment=None, layer=None, image_index=None, profile="full", data=None, seeds=None):
+            "profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP, "mixed_precision": MIXED_HELP})
+def visualize(c, experiment=None, layer=None, image_index=None, profile="full", data=None, seeds=None,
+              mixed_precision=True):
     """Exercise 2: filters, activation maps and augmentation grids from saved models."""
     with _user_errors():
         from experiments import build
 
-        manifest = build.run_visualize(_settings(profile, data, seeds, image_index=image_index), experiment, layer)
+        settings = _settings(profile, data, seeds, image_index=image_index, mixed_precision=mixed_precision)
+        manifest = build.run_visualize(settings, experiment, layer)
         n = sum(len(m["figures"]) for m in manifest["models"].values()) + len(manifest["augmentation"])
         print(f"{n} figures for {', '.join(manifest['models'])}")
 
 
-@task(help={"profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP})
-def zip(c, profile="full", data=None, seeds=None):
+@task(help={"profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP, "mixed_precision": MIXED_HELP})
+def zip(c, profile="full", data=None, seeds=None, mixed_precision=True):
     """Pack the report and the sources into dist/pw09-submission.zip."""
     with _user_errors():
         from experiments import build
 
-        print(build.run_zip(_settings(profile, data, seeds)))
+        print(build.run_zip(_settings(profile, data, seeds, mixed_precision=mixed_precision)))
 
 
-@task(name="list", help={"profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP})
-def list_(c, profile="full", data=None, seeds=None):
+@task(name="list", help={"profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP,
+                         "mixed_precision": MIXED_HELP})
+def list_(c, profile="full", data=None, seeds=None, mixed_precision=True):
     """Each experiment with its status for a profile: cached, partial, stale or missing."""
     with _user_errors():
         from experiments import build
 
-        settings = _settings(profile, data, seeds)
+        settings = _settings(profile, data, seeds, mixed_precision=mixed_precision)
         rows = build.status_table(settings)
         print(f"{'experiment':<12} {'status':<22} {'epochs':>6} {'images':>7} {'seeds':>5} {'estimate':>12}  description")
         for r in rows:

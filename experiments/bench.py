@@ -3,7 +3,8 @@
 Sections (keys of `bench.json`; `--only` picks some): training (`train.train_run` against a
 bare `model.fit`, interleaved rounds, throughput from the median step), augmentation (its
 cost per Exercise-1 strategy), flops (achieved GFLOP/s against the CPU's fp32 peak),
-precision (per policy, from `estimate.calibrate`), data (first decode against the cached
+precision (per policy, from `estimate.calibrate`, and the test accuracy of runs the build
+holds in both float32 and mixed precision), data (first decode against the cached
 load), build (no-op `invoke all`, `invoke report` from cached runs), estimate (each
 profile's training time as the build's plan projects it) and, opt-in, tta (time for the
 full vgg_aug run to reach 80 % and 85 % test accuracy: the build's own run, trained unless
@@ -40,7 +41,8 @@ DEFAULT_SECTIONS = ["data", "training", "augmentation", "flops", "precision", "b
 SECTIONS = DEFAULT_SECTIONS + ["tta"]
 TTA_TARGETS = (0.80, 0.85)
 TARGETS = {"noop_all_s": ("<", 3.0), "report_from_cache_s": ("<", 20.0), "augmented_over_plain": ("<=", 1.10),
-           "project_over_plain": (">=", 1.0), "quick_profile_s": ("<", 1800.0)}
+           "project_over_plain": (">=", 1.0), "quick_profile_s": ("<", 1800.0), "full_profile_s": ("<=", 4 * 3600.0),
+           "abs_difference_points": ("<=", 0.5)}
 
 
 def timed(fn, now=time.perf_counter):
@@ -198,18 +200,46 @@ def gflops(name: str, rate: float, peak: dict) -> dict:
             "fraction_of_peak": rate * flop / 1e9 / peak["gflops"] if peak.get("gflops") else None}
 
 
-def bench_precision(log) -> dict:
-    """Training images/s per policy and network, from this machine's calibration cache."""
+def bench_precision(settings: Settings, log, profile: str = "full") -> dict:
+    """Training images/s per policy and network, from this machine's calibration cache, and
+    the accuracy check: `precision_accuracy` of `profile`'s runs."""
     from .train import gpu_visible
 
     backend = keras_backend()
     rates = {p: estimate.calibrate(backend, p, log=log)
-             for p in ["float32", "mixed_bfloat16"] + (["mixed_float16"] if gpu_visible() else [])}
+             for p in [*estimate.POLICIES] + (["mixed_float16"] if gpu_visible() else [])}
     per = {p: {net: {"images_per_s": r[net]["train_images_per_s"],
                      "over_float32": r[net]["train_images_per_s"] / rates["float32"][net]["train_images_per_s"]}
                for net in estimate.PROBES} for p, r in rates.items()}
+    accuracy = precision_accuracy(settings, profile)
+    for name, a in accuracy.items():
+        log(f"  precision: {name} test accuracy {a['float32']:.2%} float32, {a[estimate.MIXED]:.2%} {estimate.MIXED}")
     return {"cpu_model": estimate.cpu_model(), "backend": backend, "policies": per,
-            "measured": {p: r.get("measured") for p, r in rates.items()}}
+            "measured": {p: r.get("measured") for p, r in rates.items()}, "accuracy": accuracy}
+
+
+def precision_accuracy(settings: Settings, profile: str) -> dict:
+    """Test accuracy of every run of `profile` that the build holds twice, trained in float32
+    (`--no-mixed-precision`) and in mixed precision, by experiment and seed: whether mixed
+    precision costs accuracy. Read from `runs/`; nothing is trained."""
+    from dataclasses import replace
+
+    from .runs import DataSource, plan_runs
+
+    fingerprint = DataSource(settings).fingerprint
+    pairs = {}
+    for name in config.experiment_names():
+        found: dict = {}
+        for mixed in (False, True):
+            for run in plan_runs(replace(settings, profile=profile, n_seeds=None, mixed_precision=mixed), name, fingerprint):
+                if run.done:
+                    m = atomic.read_json(run.dir / "metrics.json")
+                    found.setdefault(run.seed, {})[m.get("precision_policy", "float32")] = m["test_accuracy"]
+        for seed, acc in found.items():
+            if set(estimate.POLICIES) <= set(acc):
+                diff = 100 * (acc[estimate.MIXED] - acc["float32"])
+                pairs[f"{name} seed {seed}"] = {**acc, "difference_points": diff, "abs_difference_points": abs(diff)}
+    return pairs
 
 
 def bench_data(source, log, now=time.perf_counter) -> tuple[dict, object]:
@@ -276,12 +306,19 @@ def bench_build(settings: Settings, build_from: str | None, reps: int, log, now=
 
 
 def bench_estimate(log) -> dict:
-    """Each profile's training time over its default seeds, by the build plan's projection."""
-    rates, out = estimate.calibrate(keras_backend(), "float32", log=log), {"cpu_model": estimate.cpu_model()}
+    """Each profile's training time over its default seeds, by the build plan's projection:
+    each run at the precision policy the build would choose for it here, and all in float32."""
+    rates = {p: estimate.calibrate(keras_backend(), p, log=log) for p in estimate.POLICIES}
+    out = {"cpu_model": estimate.cpu_model()}
     for profile in ("quick", "full"):
         seeds = len(config.seeds_for(profile))
-        per = {n: seeds * estimate.seconds(config.resolve(n, profile), rates) for n in config.experiment_names()}
-        out.update({profile: {"seeds": seeds, "per_experiment_s": per}, f"{profile}_profile_s": sum(per.values())})
+        cfgs = {n: config.resolve(n, profile) for n in config.experiment_names()}
+        policies = {n: estimate.policy_for(cfg, rates) for n, cfg in cfgs.items()}
+        per = {n: seeds * estimate.seconds(cfg, rates[policies[n]]) for n, cfg in cfgs.items()}
+        f32 = {n: seeds * estimate.seconds(cfg, rates["float32"]) for n, cfg in cfgs.items()}
+        out.update({profile: {"seeds": seeds, "per_experiment_s": per, "policies": policies,
+                              "float32_per_experiment_s": f32},
+                    f"{profile}_profile_s": sum(per.values()), f"{profile}_profile_float32_s": sum(f32.values())})
     return out
 
 
@@ -307,6 +344,7 @@ def bench_tta(settings: Settings, profile: str, peak: dict, log) -> dict:
     n_train = run.cfg["train_size"] or estimate.TRAIN_IMAGES
     return {"profile": profile, "seed": run.seed, "run": str(run.dir.relative_to(s.build)), "trained_now": bool(trained),
             "resumed_from_epoch": metrics.get("resumed_from_epoch", 0),
+            "precision_policy": metrics.get("precision_policy", "float32"),
             "time_to_accuracy_s": time_to_accuracy(epochs), "epoch_s": [t for t, _ in epochs],
             "test_accuracy": [a for _, a in epochs], "final_test_accuracy": metrics["test_accuracy"],
             # Images/s over the median epoch, its test evaluation included.
@@ -324,7 +362,7 @@ def verdict(key: str, value) -> str:
 # Figures the printed table shows, as paths into the result (`*` matches any key).
 SHOWN = ["training.*_images_per_s", "training.*.project_over_plain", "augmentation.*.augmented_over_plain",
          "flops.peak.gflops", "flops.models.*.achieved_gflops", "flops.models.*.fraction_of_peak",
-         "precision.policies.*.images_per_s", "data.*_s", "build.noop_all_s", "build.noop_imports_tensorflow",
+         "precision.policies.*.images_per_s", "precision.accuracy.*.abs_difference_points", "data.*_s", "build.noop_all_s", "build.noop_imports_tensorflow",
          "build.report_from_cache_s", "estimate.*_profile_s", "tta.time_to_accuracy_s.*", "tta.achieved_gflops"]
 
 
@@ -390,7 +428,7 @@ def run_bench(settings: Settings, *, smoke=False, build_from=None, sections=None
            "augmentation": lambda: bench_augmentation(fit, sizes, log),
            "flops": lambda: {"peak": peak, "models": {n: gflops(n, t["project_images_per_s"], peak)
                                                       for n, t in r["training"].items()}},
-           "precision": lambda: bench_precision(log), "estimate": lambda: bench_estimate(log),
+           "precision": lambda: bench_precision(settings, log, "smoke" if smoke else "full"), "estimate": lambda: bench_estimate(log),
            "build": lambda: (bench_build(settings, build_from, sizes["reps"], log, now) if build_from or not smoke
                              else {"skipped": "smoke mode without --build-from (a cold smoke build takes minutes)"}),
            "tta": lambda: bench_tta(settings, "smoke" if smoke else "full", peak, log)}

@@ -71,13 +71,18 @@ EXPERIMENTS: dict[str, dict] = {
 }
 
 # Settings shared by every run (Exercise 1a's: batches of 128, Adam, cross-entropy).
+# `mixed_precision` lets a run compute in bfloat16 where this machine's calibration measures
+# that faster than float32 (`estimate.policy_for`); `--no-mixed-precision` turns it off. It is on
+# because it was measured harmless: on a 2-core Zen 4 (2026-12-04, full data, seed 1234, 10 epochs)
+# vgg_aug reached 83.03 % test accuracy in mixed_bfloat16 and 83.28 % in float32, the baseline
+# 68.06 % and 67.59 %.
 DEFAULTS = {
     "batch_size": 128,
     "optimizer": "adam",
     "learning_rate": 1e-3,
     "loss": "categorical_crossentropy",
     "base_seed": 1234,
-    "mixed_precision": False,
+    "mixed_precision": True,
 }
 
 # --- training recipes ------------------------------------------------------------------

@@ -60,6 +60,8 @@ def aggregate(runs_metrics: list[dict], histories: list[list[dict]], cfg: dict) 
         "runs": [r["run_key"] for r in runs_metrics],
         # Every environment that trained a seed: a copied or resumed build may mix machines.
         "environments": _distinct([r["environment"] for r in runs_metrics]),
+        # Each seed's arithmetic: the calibration of the machine that trained it chose it.
+        "precision_policies": _distinct([r.get("precision_policy", "float32") for r in runs_metrics]),
         "resumed_from_epoch": [r.get("resumed_from_epoch", 0) for r in runs_metrics],
         **means,
         "std": stds,

@@ -170,17 +170,19 @@ def pending_runs(settings: Settings, names: list[str], fingerprint: str, force: 
 
 
 def estimates(settings: Settings, runs: list[Run], measure: bool) -> list[float] | None:
-    """Estimated seconds per run on this machine from its calibration: measured first
-    when `measure` (that imports the backend), else the cached one or None."""
+    """Estimated seconds per run on this machine, each at the precision policy it will
+    train with, from its calibration: measured first when `measure` (that imports the
+    backend), else the cached one, or None when there is none."""
     from . import estimate
 
-    policy = "float32"
-    if measure and runs and settings.mixed_precision:
-        from .train import precision_policy
-
-        policy = precision_policy(runs[0].cfg)
-    rates = estimate.calibrate(keras_backend(), policy) if measure else estimate.cached(keras_backend(), policy)
-    return [estimate.seconds(run.cfg, rates, run.epochs_done) for run in runs] if rates else None
+    rates = estimate.machine_rates(keras_backend(), [run.cfg for run in runs], measure)
+    secs = []
+    for run in runs:
+        policy_rates = rates.get(estimate.policy_for(run.cfg, rates))
+        if not policy_rates:
+            return None
+        secs.append(estimate.seconds(run.cfg, policy_rates, run.epochs_done))
+    return secs
 
 
 def train_runs(settings: Settings, names: list[str], source: DataSource, force: bool = False) -> list[Run]:

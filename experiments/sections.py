@@ -776,6 +776,28 @@ def paper_table(analysis: Mapping) -> str | None:
     return df.to_html(index=False, classes="results paper-results", border=0, escape=True)
 
 
+POLICY_WORDS = {"float32": "float32", "mixed_bfloat16": "mixed precision (bfloat16 arithmetic, float32 weights)"}
+
+
+def precision(results: Mapping) -> str:
+    """Which arithmetic the runs used, from what each seed recorded."""
+    used: dict[str, list[str]] = {}
+    for name, r in results.items():
+        for policy in r.get("precision_policies", ["float32"]):
+            used.setdefault(policy, []).append(name)
+    words = {p: POLICY_WORDS.get(p, p) for p in used}
+    if not used:
+        return ""
+    if list(used) == ["float32"]:
+        return "Every run computed in float32."
+    why = ("The machine that trained a run chose mixed precision where its calibration measured it faster than "
+           "float32 for that network and augmentation; `--no-mixed-precision` trains everything in float32.")
+    if len(used) == 1:
+        return f"Every run computed in {words[next(iter(used))]}. {why}"
+    parts = "; ".join(f"{words[p]} for {join_and(f'**{n}**' for n in names)}" for p, names in used.items())
+    return f"Arithmetic: {parts}. {why}"
+
+
 def intro(results: Mapping, seeds: int, profile: str) -> dict:
     """The introduction's data-dependent sentences."""
     from .config import PROFILES
@@ -800,7 +822,7 @@ def intro(results: Mapping, seeds: int, profile: str) -> dict:
                     f"{r['learning_rate']}, batches of {r['batch_size']}, {r['epochs']} and plain categorical "
                     "cross-entropy.")
     return {"profile": f"**{profile}**, {PROFILES[profile]['description']}", "trained": trained,
-            "training": training,
+            "training": training, "precision": precision(results),
             "uncertainty": uncertainty, "caveat": caveat}
 
 

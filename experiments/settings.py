@@ -26,7 +26,7 @@ class Settings:
     dist: Path = field(default_factory=lambda: env_path("PW09_DIST_DIR", ROOT / "dist"))
     strict: bool = False
     image_index: int = config.DEFAULT_IMAGE_INDEX
-    mixed_precision: bool = False
+    mixed_precision: bool = config.DEFAULTS["mixed_precision"]  # False: float32 whatever the calibration
     # The report's HTML templates and prose; other folders only for tests and drafts.
     templates: Path = field(default_factory=lambda: env_path("PW09_TEMPLATES", ROOT / "templates"))
     report_src: Path = field(default_factory=lambda: env_path("PW09_REPORT_SRC", ROOT / "report_src"))
@@ -40,7 +40,7 @@ class Settings:
         check_output_folder(self.build, "build folder (PW09_BUILD_DIR)")
         check_output_folder(self.dist, "dist folder (PW09_DIST_DIR)")
         self.seeds = config.seeds_for(self.profile, self.n_seeds)
-        self.overrides = {"mixed_precision": True} if self.mixed_precision else {}
+        self.overrides = {"mixed_precision": bool(self.mixed_precision)}
         if self.image_index < 0:
             raise config.ConfigError(f"--image-index must be 0 or more, got {self.image_index}; "
                                      f"pass the index of a training image (default {config.DEFAULT_IMAGE_INDEX}).")

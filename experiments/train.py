@@ -85,24 +85,14 @@ def backend_info() -> dict:
     return {"name": name, "version": version, "devices": devices, "gpu": any(d != "cpu" for d in devices)}
 
 
-def precision_policy(cfg: dict, *, on_gpu: bool | None = None, rates=None) -> str:
-    """The Keras dtype policy of a run: float32 unless the configuration asks for mixed
-    precision, and then whichever of float32 and the mixed policy this machine's
-    calibration measured faster for the run's network. The candidate is mixed_float16 on
-    a GPU (tensor cores) and mixed_bfloat16 on a CPU. CPU flags alone do not decide it:
-    on a 2-core Xeon with AVX512_BF16 (no AMX), mixed_bfloat16 trained at 0.4-0.9x
-    float32's speed, on a 2-core Zen 4 at 1.2-1.7x. Weights stay float32 in every case.
-    `on_gpu` and `rates` (policy -> calibration) default to this machine's."""
-    if not cfg.get("mixed_precision"):
-        return "float32"
+def precision_policy(cfg: dict, rates: dict | None = None) -> str:
+    """The Keras dtype policy of a run: `estimate.policy_for` on this machine's calibration
+    (`rates`, policy -> rates, measured here unless given). Weights stay float32."""
     from . import estimate
 
     if rates is None:
-        rates = lambda policy: estimate.calibrate(backend_info()["name"], policy)  # noqa: E731
-    candidate = "mixed_float16" if (gpu_visible() if on_gpu is None else on_gpu) else "mixed_bfloat16"
-    probe = estimate.probe_for(cfg)
-    faster = rates(candidate)[probe]["train_images_per_s"] > rates("float32")[probe]["train_images_per_s"]
-    return candidate if faster else "float32"
+        rates = estimate.machine_rates(backend_info()["name"], [cfg], measure=True)
+    return estimate.policy_for(cfg, rates)
 
 
 def gpu_visible() -> bool:

@@ -179,16 +179,22 @@ def tiny_archive(tmp_path_factory) -> Path:
     return write_image_folder_archive(tmp_path_factory.mktemp("data") / "tiny-cifar.tar.gz")
 
 
+def calibration_table(train_images_per_s: dict, backends=("tensorflow",)) -> dict:
+    """A calibration cache's contents: every probe at the given training rate per policy."""
+    return {estimate.machine_key(b, policy): {probe: {"train_images_per_s": rate, "eval_images_per_s": 5 * rate,
+                                                      "startup_s": 2.0} for probe in estimate.PROBES}
+            for b in backends for policy, rate in train_images_per_s.items()}
+
+
 @pytest.fixture(scope="session", autouse=True)
 def calibration_cache(tmp_path_factory):
     """A calibration for this machine, so that test builds print their plan without
-    spending a minute measuring (test_estimate measures for real, once)."""
+    spending a minute measuring (test_estimate measures for real, once). Mixed precision
+    is slower in it, so test builds train in float32 unless a test says otherwise."""
     folder = tmp_path_factory.mktemp("pw09-cache")
-    rates = {probe: {"train_images_per_s": 200.0, "eval_images_per_s": 1000.0, "startup_s": 2.0}
-             for probe in estimate.PROBES}
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    (folder / "calibration.json").write_text(json.dumps({estimate.machine_key(b): rates
-                                                      for b in {backend, "tensorflow", "torch", "jax"}}))
+    (folder / "calibration.json").write_text(json.dumps(calibration_table(
+        {"float32": 200.0, estimate.MIXED: 100.0}, backends={backend, "tensorflow", "torch", "jax"})))
     os.environ["PW09_CACHE"] = str(folder)
     return folder
 

@@ -103,12 +103,20 @@ def test_bench_smoke_writes_positive_ratios(cached_build, tmp_path):
     b = result["build"]
     assert positive(b["noop_all_s"]) and positive(b["report_from_cache_s"])
     assert b["noop_imports_tensorflow"] is False and b["first_all_trained"] is False
-    est, f32 = result["estimate"], calibration[estimate.machine_key(keras_backend())]
+    assert precision["accuracy"] == {}  # the smoke build holds no run twice, in float32 and mixed
+    est = result["estimate"]
+    f32, mixed = (calibration[estimate.machine_key(keras_backend(), p)] for p in estimate.POLICIES)
     for profile in ("quick", "full"):  # the build plan's projection, for every run of the profile's default seeds
-        expected = {n: len(config.seeds_for(profile)) * estimate.seconds(config.resolve(n, profile), f32)
+        # mixed precision is twice float32's speed for the VGG net here and half of it for the baseline
+        assert est[profile]["policies"] == {n: estimate.MIXED if n.startswith("vgg") else "float32"
+                                            for n in config.experiment_names()}
+        seeds = len(config.seeds_for(profile))
+        expected = {n: seeds * estimate.seconds(config.resolve(n, profile), mixed if n.startswith("vgg") else f32)
                     for n in config.experiment_names()}
         assert est[profile]["per_experiment_s"] == pytest.approx(expected)
         assert est[f"{profile}_profile_s"] == pytest.approx(sum(expected.values())) and positive(sum(expected.values()))
+        all_f32 = sum(seeds * estimate.seconds(config.resolve(n, profile), f32) for n in config.experiment_names())
+        assert est[f"{profile}_profile_float32_s"] == pytest.approx(all_f32) and all_f32 > est[f"{profile}_profile_s"]
     assert "training.vgg.project_over_plain" in proc.stdout and "Wrote" in proc.stdout
     print(f"invoke bench --smoke: {seconds:.0f} s, sections {result['section_s']}")
 
@@ -206,8 +214,45 @@ def test_tta_reads_the_builds_own_run_and_trains_nothing_when_it_is_cached(cache
     assert r["epoch_s"] == [row["seconds"] for row in history]
     assert r["test_accuracy"] == [row["test_accuracy"] for row in history]
     assert r["final_test_accuracy"] == atomic.read_json(run_dir / "metrics.json")["test_accuracy"]
+    assert r["precision_policy"] == atomic.read_json(run_dir / "metrics.json")["precision_policy"]
     assert r["time_to_accuracy_s"] == bench.time_to_accuracy(list(zip(r["epoch_s"], r["test_accuracy"])))
     assert any("the build's cached run" in line for line in lines)
+
+
+def _finished_run(run, policy: str, test_accuracy: float) -> None:
+    """A run folder as training leaves it, with made-up numbers."""
+    from experiments import atomic
+    from experiments.runs import CURVES, METRICS
+
+    run.dir.mkdir(parents=True)
+    atomic.write_json(run.dir / "metrics.json", {**{m: 0.5 for m in METRICS}, "test_accuracy": test_accuracy,
+                                                  "precision_policy": policy})
+    atomic.write_csv(run.dir / "history.csv", [{"epoch": 1, **{c: 0.5 for c in CURVES}}], ["epoch", *CURVES])
+    (run.dir / "model.keras").write_bytes(b"model")
+
+
+def test_precision_accuracy_pairs_the_float32_and_mixed_runs_of_each_seed(tmp_path, tiny_archive):
+    from dataclasses import replace
+
+    from experiments.runs import DataSource, plan_runs
+    from experiments.settings import Settings
+
+    mixed = Settings(profile="smoke", data=str(tiny_archive), build=tmp_path / "b", dist=tmp_path / "d")
+    f32 = replace(mixed, mixed_precision=False)
+    fingerprint = DataSource(mixed).fingerprint
+    assert bench.precision_accuracy(mixed, "smoke") == {}  # nothing trained
+    _finished_run(plan_runs(f32, "vgg", fingerprint)[0], "float32", 0.8000)
+    _finished_run(plan_runs(mixed, "vgg", fingerprint)[0], estimate.MIXED, 0.7938)
+    # a run allowed mixed precision that this machine's calibration trained in float32 is no pair
+    _finished_run(plan_runs(f32, "baseline", fingerprint)[0], "float32", 0.60)
+    _finished_run(plan_runs(mixed, "baseline", fingerprint)[0], "float32", 0.61)
+    pairs = bench.precision_accuracy(mixed, "smoke")
+    assert list(pairs) == ["vgg seed 1234"]
+    pair = pairs["vgg seed 1234"]
+    assert (pair["float32"], pair[estimate.MIXED]) == (0.8000, 0.7938)
+    assert pair["difference_points"] == pytest.approx(-0.62) and pair["abs_difference_points"] == pytest.approx(0.62)
+    assert bench.verdict("abs_difference_points", pair["abs_difference_points"]).startswith("MISSED")
+    assert bench.verdict("abs_difference_points", 0.3).startswith("ok")
 
 
 def test_verdicts_against_targets():

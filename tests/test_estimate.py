@@ -86,6 +86,20 @@ def test_calibration_times_every_probe_and_evaluates_each_network_once(tmp_path,
     assert estimate.cached("tensorflow") == rates
 
 
+def test_a_rate_is_the_fastest_of_repeated_fits_after_the_tracing_one():
+    ticks = iter([0.0, 7.0,  10.0, 15.0,  20.0, 22.0,  30.0, 34.0])  # trace 7 s; fits of 5, 2 and 4 s
+    fits = []
+
+    class Model:
+        def fit(self, x, y, **kwargs):
+            fits.append(len(x))
+
+    x = list(range(estimate.CAL_BATCH * (estimate.CAL_STEPS + 1)))
+    startup, rate = estimate.fit_rate(Model(), x, x, repeats=3, now=lambda: next(ticks))
+    assert startup == 7.0 and fits == [estimate.CAL_BATCH] + [estimate.CAL_BATCH * estimate.CAL_STEPS] * 3
+    assert rate == estimate.CAL_BATCH * estimate.CAL_STEPS / 2.0
+
+
 @pytest.mark.slow
 def test_the_real_probe_times_a_network_and_adds_an_augmentation_block_to_it():
     # The tests above give `calibrate` a stand-in; this runs the measuring code itself (the
@@ -134,6 +148,9 @@ def test_plan_lists_every_run_and_the_total_and_warns_about_long_cpu_builds():
     assert estimate.human(sum(s for *_, s in planned)) in lines[0]
     note = [line for line in lines if "note:" in line]
     assert len(note) == 1 and "--profile quick" in note[0] and "GPU" in note[0]
+    assert "these runs of the full profile need about" in note[0]
+    one = [line for line in estimate.plan_lines(planned[-1:], "full", on_gpu=False) if "note:" in line]
+    assert planned[-1][-1] > estimate.LONG_CPU_BUILD and "this run of the full profile needs about" in one[0]
     assert not [line for line in estimate.plan_lines(planned, "full", on_gpu=True) if "note:" in line]
     assert not [line for line in estimate.plan_lines(_planned("smoke"), "smoke", on_gpu=False) if "note:" in line]
 
@@ -165,6 +182,30 @@ def test_invoke_list_shows_the_cached_estimates_without_tensorflow(tmp_path, tin
     smoke = config.resolve("vgg", "smoke")
     assert estimate.human(estimate.seconds(smoke, RATES)) in proc.stdout
     assert "still to train: about" in proc.stdout
+
+
+def test_each_run_is_planned_at_the_precision_it_will_train_with(tmp_path, monkeypatch):
+    from experiments import runs
+    from experiments.settings import Settings
+
+    monkeypatch.setenv("PW09_CACHE", str(tmp_path))
+    # mixed precision twice as fast for the VGG net, half as fast for the baseline
+    mixed = {probe: dict(r, train_images_per_s=200.0 if probe.startswith("vgg") else 50.0) for probe, r in RATES.items()}
+    (tmp_path / "calibration.json").write_text(json.dumps({estimate.machine_key("tensorflow"): RATES,
+                                                           estimate.machine_key("tensorflow", estimate.MIXED): mixed}))
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    table = estimate.machine_rates("tensorflow", [config.resolve("vgg", "full")], measure=False)
+    assert estimate.policy_for(config.resolve("vgg", "full"), table) == estimate.MIXED
+    assert estimate.policy_for(config.resolve("baseline", "full"), table) == "float32"
+    s = Settings(profile="full", build=tmp_path / "b", dist=tmp_path / "d", n_seeds=1)
+    todo = runs.pending_runs(s, ["baseline", "vgg"], "sha256:aa")
+    assert runs.estimates(s, todo, measure=False) == [estimate.seconds(todo[0].cfg, RATES),
+                                                       estimate.seconds(todo[1].cfg, mixed)]
+    # --no-mixed-precision plans (and trains) everything in float32
+    f32 = Settings(profile="full", build=tmp_path / "b", dist=tmp_path / "d", n_seeds=1, mixed_precision=False)
+    todo = runs.pending_runs(f32, ["baseline", "vgg"], "sha256:aa")
+    assert runs.estimates(f32, todo, measure=False) == [estimate.seconds(r.cfg, RATES) for r in todo]
+    assert todo[1].key != runs.pending_runs(s, ["vgg"], "sha256:aa")[0].key  # cached separately
 
 
 # --- a quiet terminal ------------------------------------------------------------------------

@@ -59,8 +59,10 @@ def test_config_hash_follows_what_training_computes():
     retitled = dict(a, title="another title")  # prose-level change: same runs
     assert config.config_hash(retitled) == config.config_hash(a)
     assert config.config_hash(config.resolve("baseline", "quick")) != config.config_hash(a)
-    mp = config.resolve("baseline", "smoke", {"mixed_precision": True})
-    assert config.config_hash(mp) != config.config_hash(a)
+    assert a["mixed_precision"] is True  # the default: bfloat16 where this machine measures it faster
+    f32 = config.resolve("baseline", "smoke", {"mixed_precision": False})
+    assert config.config_hash(f32) != config.config_hash(a)
+    assert config.config_hash(config.resolve("baseline", "smoke", {"mixed_precision": True})) == config.config_hash(a)
     with pytest.raises(ConfigError):
         config.resolve("baseline", "smoke", {"epochs": 3})
 

@@ -31,7 +31,7 @@ from experiments.results import current_results
 from experiments.runs import DataSource
 from experiments.settings import Settings
 
-from conftest import ROOT, error_line, ok, snapshot, write_image_folder_archive
+from conftest import ROOT, calibration_table, error_line, ok, snapshot, write_image_folder_archive
 
 
 # Runs `invoke <args>` as in a terminal: Ctrl-C raises KeyboardInterrupt even if the
@@ -307,15 +307,41 @@ def stop_after_epoch(n: int):
 LOSS_COLUMNS = ["epoch", "loss", "accuracy", "test_loss", "test_accuracy"]
 
 
+@pytest.fixture
+def policy_here(tmp_path, monkeypatch):
+    """Make this machine's calibration choose `policy` (a fresh cache in which it is the faster);
+    the global Keras policy a run sets is float32 again afterwards."""
+    import keras
+
+    from experiments import estimate
+
+    def choose(policy: str):
+        rates = {p: 300.0 if p == policy else 100.0 for p in estimate.POLICIES}
+        (tmp_path / "cache").mkdir(exist_ok=True)
+        (tmp_path / "cache" / "calibration.json").write_text(json.dumps(calibration_table(rates)))
+        monkeypatch.setenv("PW09_CACHE", str(tmp_path / "cache"))
+
+    yield choose
+    keras.mixed_precision.set_global_policy("float32")
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["baseline", "aug_flip", "vgg"])  # no random layer; random flips; dropout
-def test_an_interrupted_run_resumes_to_the_numbers_of_an_uninterrupted_one(tmp_path, name):
+@pytest.mark.parametrize("name, policy", [("baseline", "float32"), ("aug_flip", "float32"),  # no random layer; flips
+                                          ("vgg", "float32"), ("vgg", "mixed_bfloat16")])  # dropout; bfloat16
+def test_an_interrupted_run_resumes_to_the_numbers_of_an_uninterrupted_one(tmp_path, name, policy, policy_here):
+    import keras
+
     from experiments import train
 
+    policy_here(policy)
     cfg = config.resolve(name, "smoke")
     cfg.update(train_size=100, test_size=50, epochs=2)
     data = tiny_dataset()
     whole = train.train_run(cfg, 1234, data, tmp_path / "whole")
+    assert whole["precision_policy"] == policy
+    saved = keras.models.load_model(tmp_path / "whole" / "model.keras")
+    conv = next(layer for layer in saved.layers if isinstance(layer, keras.layers.Conv2D))
+    assert (conv.compute_dtype, conv.kernel.dtype) == ("bfloat16" if "bfloat16" in policy else "float32", "float32")
 
     run_dir = tmp_path / "run"
     with pytest.raises(train.TrainingInterrupted) as stop:

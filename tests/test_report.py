@@ -225,6 +225,20 @@ def test_provenance_names_every_machine_that_trained_the_results(results_one_see
     assert re.search(r"Training hardware \(vgg, vgg_aug\) \S+, \d+ logical CPUs, devices: gpu", text), text
 
 
+def test_the_report_says_which_arithmetic_each_experiment_trained_with(results_one_seed):
+    text = text_of(render(results_one_seed)[0])
+    assert "Every run computed in float32." in text and "mixed precision" not in text
+    assert re.search(r"vgg_aug \w{12} 1234 float32 ", text)  # Appendix A: experiment, config hash, seeds, precision
+    mixed = {n: {**r, "precision_policies": ["mixed_bfloat16"]} if n.startswith("vgg") else r
+             for n, r in results_one_seed.items()}
+    text = re.sub(r" ([.,;])", r"\1", text_of(render(mixed)[0]))  # no space a closing tag left before punctuation
+    assert ("Arithmetic: float32 for baseline, aug_flip, aug_shift and aug_strong; mixed precision "
+            "(bfloat16 arithmetic, float32 weights) for vgg and vgg_aug. The machine that trained") in text
+    assert "--no-mixed-precision" in text and re.search(r"vgg_aug \w{12} 1234 mixed_bfloat16 ", text)
+    every = {n: {**r, "precision_policies": ["mixed_bfloat16"]} for n, r in results_one_seed.items()}
+    assert "Every run computed in mixed precision (bfloat16 arithmetic, float32 weights). The" in text_of(render(every)[0])
+
+
 def test_cover_shows_authors_from_report_toml(results_one_seed, prose_copy):
     toml = prose_copy / "report.toml"
     toml.write_text(toml.read_text(encoding="utf-8").replace(
