@@ -226,8 +226,10 @@ def precision_accuracy(settings: Settings, profile: str) -> dict:
 
     from .runs import DataSource, plan_runs
 
+    pairs: dict = {}
+    if not settings.runs.is_dir():  # nothing trained: no need to find and fingerprint the data
+        return pairs
     fingerprint = DataSource(settings).fingerprint
-    pairs = {}
     for name in config.experiment_names():
         found: dict = {}
         for mixed in (False, True):

@@ -237,6 +237,8 @@ def test_precision_accuracy_pairs_the_float32_and_mixed_runs_of_each_seed(tmp_pa
     from experiments.runs import DataSource, plan_runs
     from experiments.settings import Settings
 
+    missing = Settings(profile="smoke", data=str(tmp_path / "no-such-data"), build=tmp_path / "b", dist=tmp_path / "d")
+    assert bench.precision_accuracy(missing, "smoke") == {}  # no runs: the data is not even looked for
     mixed = Settings(profile="smoke", data=str(tiny_archive), build=tmp_path / "b", dist=tmp_path / "d")
     f32 = replace(mixed, mixed_precision=False)
     fingerprint = DataSource(mixed).fingerprint
