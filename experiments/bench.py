@@ -233,7 +233,8 @@ def precision_accuracy(settings: Settings, profile: str) -> dict:
     for name in config.experiment_names():
         found: dict = {}
         for mixed in (False, True):
-            for run in plan_runs(replace(settings, profile=profile, n_seeds=None, mixed_precision=mixed), name, fingerprint):
+            these = replace(settings, profile=profile, n_seeds=None, mixed_precision=mixed)
+            for run in plan_runs(these, name, fingerprint):
                 if run.done:
                     m = atomic.read_json(run.dir / "metrics.json")
                     found.setdefault(run.seed, {})[m.get("precision_policy", "float32")] = m["test_accuracy"]
@@ -364,7 +365,8 @@ def verdict(key: str, value) -> str:
 # Figures the printed table shows, as paths into the result (`*` matches any key).
 SHOWN = ["training.*_images_per_s", "training.*.project_over_plain", "augmentation.*.augmented_over_plain",
          "flops.peak.gflops", "flops.models.*.achieved_gflops", "flops.models.*.fraction_of_peak",
-         "precision.policies.*.images_per_s", "precision.accuracy.*.abs_difference_points", "data.*_s", "build.noop_all_s", "build.noop_imports_tensorflow",
+         "precision.policies.*.images_per_s", "precision.accuracy.*.abs_difference_points", "data.*_s",
+         "build.noop_all_s", "build.noop_imports_tensorflow",
          "build.report_from_cache_s", "estimate.*_profile_s", "tta.time_to_accuracy_s.*", "tta.achieved_gflops"]
 
 
@@ -430,7 +432,8 @@ def run_bench(settings: Settings, *, smoke=False, build_from=None, sections=None
            "augmentation": lambda: bench_augmentation(fit, sizes, log),
            "flops": lambda: {"peak": peak, "models": {n: gflops(n, t["project_images_per_s"], peak)
                                                       for n, t in r["training"].items()}},
-           "precision": lambda: bench_precision(settings, log, "smoke" if smoke else "full"), "estimate": lambda: bench_estimate(log),
+           "precision": lambda: bench_precision(settings, log, "smoke" if smoke else "full"),
+           "estimate": lambda: bench_estimate(log),
            "build": lambda: (bench_build(settings, build_from, sizes["reps"], log, now) if build_from or not smoke
                              else {"skipped": "smoke mode without --build-from (a cold smoke build takes minutes)"}),
            "tta": lambda: bench_tta(settings, "smoke" if smoke else "full", peak, log)}

@@ -272,11 +272,15 @@ def test_json_has_no_nan():
 def test_table_shows_the_headline_figures_with_their_verdicts():
     result = {"training": {"vgg": {"plain_images_per_s": 70.0, "project_images_per_s": 66.5, "project_over_plain": 0.95,
                                    "rounds": {"plain": [70.0]}}},
-              "estimate": {"quick_profile_s": 1500.0, "full_profile_s": 9000.0, "quick": {"seeds": 1}},
+              "estimate": {"quick_profile_s": 1500.0, "full_profile_s": 16000.0, "quick": {"seeds": 1}},
+              "precision": {"accuracy": {"vgg_aug seed 1234": {"float32": 0.8328, "mixed_bfloat16": 0.8303,
+                                                               "abs_difference_points": 0.25}}},
               "load_before": [1.0], "load_after": [1.0], "cpu_count": 2, "cpu_model": "test CPU"}
     lines = bench.table(result)
     assert any("training.vgg.project_over_plain" in x and "MISSED (>= 1)" in x for x in lines)
     assert any("estimate.quick_profile_s" in x and "ok (< 1800)" in x for x in lines)
+    assert any("estimate.full_profile_s" in x and "MISSED (<= 14400)" in x for x in lines)
+    assert any("precision.accuracy.vgg_aug seed 1234.abs_difference_points" in x and "ok (<= 0.5)" in x for x in lines)
     assert not any("rounds" in x or "seeds" in x for x in lines)
 
 
