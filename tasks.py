@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 from invoke import task
 
-from experiments.config import DEFAULT_IMAGE_INDEX
+from experiments.config import DEFAULT_IMAGE_INDEX, DEFAULTS
 from experiments.errors import Interrupted, Pw09Error
 
 PROFILE_HELP = "full (default), quick (~30 min on a 2-core CPU) or smoke (~2 min)"
@@ -22,6 +22,7 @@ DATA_HELP = "CIFAR-10 copy: official cifar-10-python.tar.gz or its folder, or an
 SEEDS_HELP = "number of seeds per experiment (default: full 3, quick and smoke 1)"
 MIXED_HELP = ("bfloat16 arithmetic where this machine's calibration measures it faster than float32 (default); "
               "--no-mixed-precision trains and reads float32 runs, cached separately")
+MIXED = DEFAULTS["mixed_precision"]  # the one default, in experiments/config.py
 VERBOSE_HELP = "show the backend's own start-up and device log lines (also: PW09_VERBOSE=1)"
 
 
@@ -68,7 +69,7 @@ def _int(value, option: str):
         raise ConfigError(f"{option} must be a whole number, got {value!r}; pass e.g. {option} 3.") from None
 
 
-def _settings(profile, data, seeds=None, strict=False, image_index=None, mixed_precision=True):
+def _settings(profile, data, seeds=None, strict=False, image_index=None, mixed_precision=MIXED):
     from experiments.settings import Settings
 
     return Settings(profile=profile, data=data, n_seeds=_int(seeds, "--seeds"), strict=strict,
@@ -79,7 +80,7 @@ def _settings(profile, data, seeds=None, strict=False, image_index=None, mixed_p
 @task(help={"profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP, "force": "retrain every experiment even if cached",
             "strict": "fail the build when the data contradicts a claim of the prose",
             "mixed_precision": MIXED_HELP, "verbose": VERBOSE_HELP})
-def all(c, profile="full", data=None, seeds=None, force=False, strict=False, mixed_precision=True, verbose=False):
+def all(c, profile="full", data=None, seeds=None, force=False, strict=False, mixed_precision=MIXED, verbose=False):
     """Run every experiment (cached), draw the figures, render report.html/.pdf and the zip."""
     with _user_errors(verbose):
         from experiments import build
@@ -90,7 +91,7 @@ def all(c, profile="full", data=None, seeds=None, force=False, strict=False, mix
 @task(help={"name": "experiment to retrain (see `invoke list`)", "profile": PROFILE_HELP, "data": DATA_HELP,
             "seeds": SEEDS_HELP, "strict": "fail on a contradicted claim",
             "mixed_precision": MIXED_HELP, "verbose": VERBOSE_HELP})
-def experiment(c, name, profile="full", data=None, seeds=None, strict=False, mixed_precision=True, verbose=False):
+def experiment(c, name, profile="full", data=None, seeds=None, strict=False, mixed_precision=MIXED, verbose=False):
     """Retrain one experiment even if cached, then rebuild figures, report and zip."""
     with _user_errors(verbose):
         from experiments import build
@@ -100,7 +101,7 @@ def experiment(c, name, profile="full", data=None, seeds=None, strict=False, mix
 
 @task(help={"profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP, "strict": "fail on a contradicted claim",
             "mixed_precision": MIXED_HELP})
-def report(c, profile="full", data=None, seeds=None, strict=False, mixed_precision=True):
+def report(c, profile="full", data=None, seeds=None, strict=False, mixed_precision=MIXED):
     """Figures, HTML and PDF from existing results; never trains."""
     with _user_errors():
         from experiments import build
@@ -112,7 +113,7 @@ def report(c, profile="full", data=None, seeds=None, strict=False, mixed_precisi
             "layer": "only this layer's figures", "image_index": f"training image to feed (default {DEFAULT_IMAGE_INDEX}); the first training image of another class is drawn too",
             "profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP, "mixed_precision": MIXED_HELP})
 def visualize(c, experiment=None, layer=None, image_index=None, profile="full", data=None, seeds=None,
-              mixed_precision=True):
+              mixed_precision=MIXED):
     """Exercise 2: filters, activation maps and augmentation grids from saved models."""
     with _user_errors():
         from experiments import build
@@ -124,7 +125,7 @@ def visualize(c, experiment=None, layer=None, image_index=None, profile="full", 
 
 
 @task(help={"profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP, "mixed_precision": MIXED_HELP})
-def zip(c, profile="full", data=None, seeds=None, mixed_precision=True):
+def zip(c, profile="full", data=None, seeds=None, mixed_precision=MIXED):
     """Pack the report and the sources into dist/pw09-submission.zip."""
     with _user_errors():
         from experiments import build
@@ -134,7 +135,7 @@ def zip(c, profile="full", data=None, seeds=None, mixed_precision=True):
 
 @task(name="list", help={"profile": PROFILE_HELP, "data": DATA_HELP, "seeds": SEEDS_HELP,
                          "mixed_precision": MIXED_HELP})
-def list_(c, profile="full", data=None, seeds=None, mixed_precision=True):
+def list_(c, profile="full", data=None, seeds=None, mixed_precision=MIXED):
     """Each experiment with its status for a profile: cached, partial, stale or missing."""
     with _user_errors():
         from experiments import build

@@ -207,7 +207,7 @@ def bench_precision(settings: Settings, log, profile: str = "full") -> dict:
 
     backend = keras_backend()
     rates = {p: estimate.calibrate(backend, p, log=log)
-             for p in [*estimate.POLICIES] + (["mixed_float16"] if gpu_visible() else [])}
+             for p in list(estimate.POLICIES) + (["mixed_float16"] if gpu_visible() else [])}
     per = {p: {net: {"images_per_s": r[net]["train_images_per_s"],
                      "over_float32": r[net]["train_images_per_s"] / rates["float32"][net]["train_images_per_s"]}
                for net in estimate.PROBES} for p, r in rates.items()}

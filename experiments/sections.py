@@ -785,9 +785,9 @@ def precision(results: Mapping) -> str:
     for name, r in results.items():
         for policy in r.get("precision_policies", ["float32"]):
             used.setdefault(policy, []).append(name)
-    words = {p: POLICY_WORDS.get(p, p) for p in used}
     if not used:
         return ""
+    words = {p: POLICY_WORDS.get(p, p) for p in used}
     if list(used) == ["float32"]:
         return "Every run computed in float32."
     why = ("The machine that trained a run chose mixed precision where its calibration measured it faster than "
