@@ -10,8 +10,10 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import io
 import json
 import os
+import tokenize
 from pathlib import Path
 
 from . import atomic
@@ -73,12 +75,45 @@ def module_files(entries: tuple[str, ...], package: Path = PACKAGE, skip: tuple[
     return sorted(package / f"{name}.py" for name in seen)
 
 
+def code_text(source: str) -> str:
+    """Python source without its comments, docstrings, blank lines and trailing spaces: what
+    it computes, so that rewording an explanation in training code does not retrain hours of
+    runs. Comments come from the tokenizer and docstrings from the syntax tree, whose
+    positions mean the same on every Python 3 version; text inside other strings is kept
+    as it is. Source that does not parse is returned unchanged."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+        tree = ast.parse(source)
+    except (SyntaxError, tokenize.TokenError, ValueError):
+        return source
+    lines = source.splitlines()
+    comment_at = {t.start[0]: t.start[1] for t in tokens if t.type == tokenize.COMMENT}
+    inside = {row for t in tokens for row in range(t.start[0] + 1, t.end[0] + 1)}  # rows a token continues on
+    starts = {}
+    for t in tokens:
+        starts.setdefault(t.start[0], t.type)
+    drop = {row for row, kind in starts.items() if kind in (tokenize.COMMENT, tokenize.NL) and row not in inside}
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            doc = body[0]
+            first, last = lines[doc.lineno - 1].encode(), lines[doc.end_lineno - 1].encode()
+            before, after = first[:doc.col_offset].decode().strip(), last[doc.end_col_offset:].decode().strip()
+            if not before and (not after or after.startswith("#")):  # the docstring has its lines to itself
+                drop.update(range(doc.lineno, doc.end_lineno + 1))
+    kept = (line[:comment_at.get(row, len(line))].rstrip() for row, line in enumerate(lines, 1) if row not in drop)
+    return "\n".join(kept) + "\n"
+
+
 def code_digest(files: list[Path], package: Path = PACKAGE) -> str:
-    """Short digest of source files by their name in the package and their content (so a
-    copy of the package has the same digest)."""
+    """Short digest of source files by their name in the package and their code
+    (`code_text`), so a copy of the package has the same digest and a reworded comment or
+    docstring changes nothing."""
     h = hashlib.sha256()
     for path in sorted(files):
-        h.update(Path(path).relative_to(package).as_posix().encode() + b"\0" + Path(path).read_bytes())
+        h.update(Path(path).relative_to(package).as_posix().encode() + b"\0" + code_text(Path(path).read_text()).encode())
     return h.hexdigest()[:12]
 
 

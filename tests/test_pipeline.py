@@ -121,6 +121,32 @@ def test_editing_report_code_or_a_title_retrains_nothing(package_copy):
     assert STAGES["train"].code_hash(package_copy) == code
 
 
+def test_rewording_comments_and_docstrings_of_training_code_retrains_nothing(package_copy):
+    code = STAGES["train"].code_hash(package_copy)
+    models = package_copy / "models.py"
+    _edit(models, "# Keras' default batch-norm momentum (0.99)", "#   Keras' default (0.99), reworded\n\n# and")
+    _edit(models, '"""A Sequential of Keras random preprocessing layers built from registry entries."""',
+          '"""Random Keras preprocessing layers,\n    one per registry entry."""  # reworded')
+    _edit(models, "BN_MOMENTUM = 0.9", "BN_MOMENTUM = 0.9   ")
+    assert STAGES["train"].code_hash(package_copy) == code
+    _edit(models, "BN_MOMENTUM = 0.9   ", "BN_MOMENTUM = 0.8  # a real change")
+    assert STAGES["train"].code_hash(package_copy) != code
+
+
+@pytest.mark.parametrize("old, new", [
+    ('"""kept\n\nas is"""', '"""kept\nas is"""'),  # a blank line inside a string that is not a docstring
+    ('"a # b"', '"a # c"'),  # a hash sign inside a string is not a comment
+    ('y = 1; "x"', 'y = 1; "z"'),  # a string statement after code on its line
+])
+def test_code_text_keeps_everything_that_is_not_a_comment_or_docstring(old, new):
+    from experiments.stamps import code_text
+
+    source = '"""Module."""\n\ndef f():\n    """Doc."""\n    {}\n    return 1\n'
+    assert code_text(source.format(old)) != code_text(source.format(new))
+    assert code_text(source.format(old)).startswith("def f():\n    " + old[:5])
+    assert code_text("def (:\n") == "def (:\n"  # what does not parse is hashed as it is
+
+
 def _write_run(run: Run, test_acc: float, train_acc: float):
     from experiments import atomic, train
 
