@@ -88,12 +88,16 @@ class Run:
         return checkpoint_state(self.dir) or "none"
 
     @cached_property
-    def epochs_done(self) -> int:
-        """Checkpointed epochs that training resumes after (0 unless the run is partial)."""
+    def checkpoint(self) -> dict | None:
+        """The checkpoint training resumes from (None unless the run is partial)."""
         from .train import Checkpoint
 
-        state = Checkpoint(self.dir).load() if self.partial else None
-        return state["epoch"] if state else 0
+        return Checkpoint(self.dir).load() if self.partial else None
+
+    @property
+    def epochs_done(self) -> int:
+        """Checkpointed epochs that training resumes after (0 unless the run is partial)."""
+        return self.checkpoint["epoch"] if self.checkpoint else 0
 
 
 def record_run(run_dir: Path) -> None:
@@ -178,7 +182,8 @@ def estimates(settings: Settings, runs: list[Run], measure: bool) -> list[float]
     rates = estimate.machine_rates(keras_backend(), [run.cfg for run in runs], measure)
     secs = []
     for run in runs:
-        policy_rates = rates.get(estimate.policy_for(run.cfg, rates))
+        resumed = (run.checkpoint or {}).get("policy")  # a resumed run keeps its policy (train.train_run)
+        policy_rates = rates.get(resumed if resumed in estimate.POLICIES else estimate.policy_for(run.cfg, rates))
         if not policy_rates:
             return None
         secs.append(estimate.seconds(run.cfg, policy_rates, run.epochs_done))

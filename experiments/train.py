@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import atomic
+from . import atomic, estimate
 from .data import Dataset, model_input, stratified_subset
 
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "test_loss", "test_accuracy", "seconds"]
@@ -88,8 +88,6 @@ def backend_info() -> dict:
 def precision_policy(cfg: dict, rates: dict | None = None) -> str:
     """The Keras dtype policy of a run: `estimate.policy_for` on this machine's calibration
     (`rates`, policy -> rates, measured here unless given). Weights stay float32."""
-    from . import estimate
-
     if rates is None:
         rates = estimate.machine_rates(backend_info()["name"], [cfg], measure=True)
     return estimate.policy_for(cfg, rates)
@@ -148,8 +146,9 @@ class Checkpoint:
         self.state_path = self.dir / "state.json"
 
     def load(self) -> dict | None:
-        """{"epoch", "model" (a file name in the folder), "history", "seed_states"}, or
-        None when there is none or it is garbled: training then starts again from epoch 1."""
+        """{"epoch", "model" (a file name in the folder), "history", "seed_states", "policy"
+        (the precision policy it trains with; absent from older checkpoints)}, or None when
+        there is none or it is garbled: training then starts again from epoch 1."""
         try:
             state = atomic.read_json(self.state_path)
             name = state["model"]  # a bare file name: a path read back never leaves the run folder
@@ -168,14 +167,14 @@ class Checkpoint:
             return None
         return "partial" if self.load() is not None else "damaged"
 
-    def save(self, model, history: list[dict]) -> None:
+    def save(self, model, history: list[dict], policy: str) -> None:
         epoch = len(history)
         name = f"epoch-{epoch:04d}.keras"
         with atomic.atomic_path(self.dir / name) as tmp:
             model.save(tmp)
         seed_states = [[int(i) for i in np.asarray(v).ravel()] for v in _seed_states(model)]
         atomic.write_json(self.state_path, {"epoch": epoch, "model": name, "history": history,
-                                            "seed_states": seed_states})
+                                            "seed_states": seed_states, "policy": policy})
         for old in self.dir.glob("epoch-*.keras"):
             if old.name != name:
                 old.unlink(missing_ok=True)
@@ -202,10 +201,8 @@ def checkpoint_state(run_dir: Path) -> str | None:
 
 
 def _progress_callback(total_epochs: int, history: list[dict], checkpoint: Checkpoint, label: str,
-                       progress: dict | None = None):
+                       policy: str, progress: dict | None = None):
     import keras
-
-    from .estimate import human
 
     progress = progress or {}
 
@@ -226,17 +223,18 @@ def _progress_callback(total_epochs: int, history: list[dict], checkpoint: Check
                 "seconds": time.perf_counter() - self._t0,
             }
             history.append(row)
-            checkpoint.save(self.model, history)
+            checkpoint.save(self.model, history, policy)
             done = len(history)
             per_epoch = sum(r["seconds"] for r in history) / done
             left = per_epoch * (total_epochs - done)
             where = ""
             if "position" in progress:
-                where = f"  {progress['position']}, build ~{human(left + progress.get('later_seconds', 0.0))} left"
+                build_left = left + progress.get("later_seconds", 0.0)
+                where = f"  {progress['position']}, build ~{estimate.human(build_left)} left"
             print(
                 f"  [{label}] epoch {done}/{total_epochs}  loss {row['loss']:.4f}  acc {row['accuracy']:.4f}"
                 f"  test_loss {row['test_loss']:.4f}  test_acc {row['test_accuracy']:.4f}"
-                f"  {row['seconds']:.1f} s  ~{human(left)} left" + where,
+                f"  {row['seconds']:.1f} s  ~{estimate.human(left)} left" + where,
                 flush=True,
             )
 
@@ -320,7 +318,9 @@ def train_run(cfg: dict, seed: int, data: Dataset, run_dir: Path, extra: dict | 
     checkpoint = Checkpoint(run_dir)
     state = checkpoint.load()
     seed_everything(seed)
-    policy = precision_policy(cfg)
+    # A resumed run keeps the policy it started with: the calibration may have changed since.
+    resumed = state.get("policy") if state is not None else None
+    policy = resumed if resumed in estimate.POLICIES else precision_policy(cfg)
     keras.mixed_precision.set_global_policy(policy)
     try:
         model = checkpoint.restore(state) if state is not None else None
@@ -352,7 +352,7 @@ def train_run(cfg: dict, seed: int, data: Dataset, run_dir: Path, extra: dict | 
                     validation_batch_size=EVAL_BATCH_SIZE,
                     shuffle=True,
                     verbose=verbose,
-                    callbacks=[_progress_callback(cfg["epochs"], history, checkpoint, label, progress),
+                    callbacks=[_progress_callback(cfg["epochs"], history, checkpoint, label, policy, progress),
                                *callbacks, boundary],
                 )
     except KeyboardInterrupt:

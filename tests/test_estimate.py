@@ -246,3 +246,68 @@ def test_a_finished_run_corrects_a_calibration_taken_under_load(tmp_path, monkey
     assert estimate.cached("tensorflow")["baseline"]["train_images_per_s"] == 10.0  # other networks untouched
     estimate.observe("tensorflow", "float32", config.resolve("vgg", "smoke"), [1.0])  # too small to say
     assert estimate.cached("tensorflow")["vgg"]["train_images_per_s"] == pytest.approx(100.0)
+
+
+def _two_policy_cache(tmp_path, monkeypatch, float32_rate, mixed_rate):
+    monkeypatch.setenv("PW09_CACHE", str(tmp_path))
+    table = {estimate.machine_key("tensorflow", p): {probe: dict(r, train_images_per_s=rate) for probe, r in RATES.items()}
+             for p, rate in (("float32", float32_rate), (estimate.MIXED, mixed_rate))}
+    (tmp_path / "calibration.json").write_text(json.dumps(table))
+
+
+def test_a_run_far_from_its_calibration_times_both_policies_again(tmp_path, monkeypatch):
+    # The calibration ran during a slowdown: both policies at 50 images/s, a tie, so float32.
+    _two_policy_cache(tmp_path, monkeypatch, 50.0, 50.0)
+    cfg = config.resolve("vgg_aug", "full")
+    assert estimate.policy_for(cfg, estimate.machine_rates("tensorflow", [cfg], measure=False)) == "float32"
+    timed, said = [], []
+
+    def probe(model, augmentation, policy):  # now, on a quiet machine, mixed is 1.5 times faster
+        timed.append((model, augmentation, policy))
+        return {"train_images_per_s": 150.0 if policy == estimate.MIXED else 100.0}
+
+    # Its real epochs: 50,000 images at 100 images/s plus 10,000 test images at 1,000/s.
+    estimate.observe("tensorflow", "float32", cfg, [510.0] * 3, probe=probe, log=said.append)
+    assert sorted(timed) == [("vgg", "flip", "float32"), ("vgg", "flip", estimate.MIXED)]
+    assert said and "200% of its calibration" in said[0]
+    rates = estimate.machine_rates("tensorflow", [cfg], measure=False)
+    assert rates["float32"]["vgg+flip"]["train_images_per_s"] == pytest.approx(100.0)
+    assert rates[estimate.MIXED]["vgg+flip"]["train_images_per_s"] == pytest.approx(150.0)
+    assert rates[estimate.MIXED]["vgg"]["train_images_per_s"] == 50.0  # other probes untouched
+    assert estimate.policy_for(cfg, rates) == estimate.MIXED  # the next seed trains faster
+
+
+@pytest.mark.parametrize("case", ["close to the calibration", "float32 only", "no mixed calibration"])
+def test_the_policies_are_timed_again_only_where_it_can_change_a_choice(tmp_path, monkeypatch, case):
+    _two_policy_cache(tmp_path, monkeypatch, 90.0 if case == "close to the calibration" else 50.0, 80.0)
+    cfg = config.resolve("vgg", "full", {"mixed_precision": case != "float32 only"})
+    if case == "no mixed calibration":
+        table = json.loads((tmp_path / "calibration.json").read_text())
+        del table[estimate.machine_key("tensorflow", estimate.MIXED)]
+        (tmp_path / "calibration.json").write_text(json.dumps(table))
+
+    def probe(*args):
+        raise AssertionError("timed again")
+
+    estimate.observe("tensorflow", "float32", cfg, [510.0] * 3, probe=probe, log=print)  # 100 images/s
+    assert estimate.cached("tensorflow")["vgg"]["train_images_per_s"] == pytest.approx(100.0)
+    mixed = estimate.cached("tensorflow", estimate.MIXED)
+    assert mixed is None if case == "no mixed calibration" else mixed["vgg"]["train_images_per_s"] == 80.0
+
+
+def test_a_resumed_run_is_planned_at_the_policy_it_started_with(tmp_path, monkeypatch):
+    from experiments import runs, train
+    from experiments.settings import Settings
+
+    _two_policy_cache(tmp_path, monkeypatch, 100.0, 200.0)  # mixed is faster now
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    s = Settings(profile="full", build=tmp_path / "b", dist=tmp_path / "d", n_seeds=1)
+    run = runs.pending_runs(s, ["vgg"], "sha256:aa")[0]
+    (run.dir / "checkpoint").mkdir(parents=True)
+    (run.dir / "checkpoint" / "epoch-0004.keras").write_bytes(b"model")
+    history = [{"epoch": e, "seconds": 1.0} for e in range(1, 5)]
+    (run.dir / "checkpoint" / "state.json").write_text(json.dumps(
+        {"epoch": 4, "model": "epoch-0004.keras", "history": history, "seed_states": [], "policy": "float32"}))
+    assert train.checkpoint_state(run.dir) == "partial"
+    run = runs.pending_runs(s, ["vgg"], "sha256:aa")[0]  # as a build finds it
+    assert runs.estimates(s, [run], measure=False) == [estimate.seconds(run.cfg, RATES, epochs_done=4)]

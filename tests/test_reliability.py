@@ -331,7 +331,7 @@ def policy_here(tmp_path, monkeypatch):
 def test_an_interrupted_run_resumes_to_the_numbers_of_an_uninterrupted_one(tmp_path, name, policy, policy_here):
     import keras
 
-    from experiments import train
+    from experiments import estimate, train
 
     policy_here(policy)
     cfg = config.resolve(name, "smoke")
@@ -354,9 +354,12 @@ def test_an_interrupted_run_resumes_to_the_numbers_of_an_uninterrupted_one(tmp_p
     assert not (run_dir / "metrics.json").exists()  # not done, so never published
     # What Ctrl-C in the middle of checkpointing epoch 2 leaves: its model file, no state naming it.
     shutil.copyfile(checkpoint.dir / state["model"], checkpoint.dir / "epoch-0002.keras")
+    assert state["policy"] == policy
+    policy_here(next(p for p in estimate.POLICIES if p != policy))  # the calibration changed meanwhile
 
     resumed = train.train_run(cfg, 1234, data, run_dir)
     assert resumed["resumed_from_epoch"] == 1 and whole["resumed_from_epoch"] == 0
+    assert resumed["precision_policy"] == policy  # it keeps the policy it started with
     for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):  # bit for bit
         assert resumed[key] == whole[key], (key, resumed[key], whole[key])
     rows = history_rows(run_dir / "history.csv")
