@@ -219,7 +219,7 @@ def observe(backend: str, policy: str, cfg: dict, epoch_seconds: list[float], pr
     other = next(p for p in POLICIES if p != policy) if policy in POLICIES else None
     other_rates = cached(backend, other) if other and cfg.get("mixed_precision") else None
     if other_rates and abs(observed / calibrated - 1) > RECHECK:
-        log(f"{name} trained at {observed:,.0f} images/s in {policy}, {observed / calibrated:.0%} of its calibration; "
+        log(f"{name} trained at {observed:,.0f} images/s in {policy} where the calibration said {calibrated:,.0f}; "
             f"timing {' and '.join(POLICIES)} again to choose between them ...")
         fresh = {p: probe(cfg["model"], cfg["augmentation"], p)["train_images_per_s"] for p in (policy, other)}
         other_rates[name]["train_images_per_s"] = observed * fresh[other] / fresh[policy]
