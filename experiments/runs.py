@@ -178,12 +178,12 @@ def estimates(settings: Settings, runs: list[Run], measure: bool) -> list[float]
     train with, from its calibration: measured first when `measure` (that imports the
     backend), else the cached one, or None when there is none."""
     from . import estimate
+    from .train import precision_policy
 
     rates = estimate.machine_rates(keras_backend(), [run.cfg for run in runs], measure)
     secs = []
     for run in runs:
-        resumed = (run.checkpoint or {}).get("policy")  # a resumed run keeps its policy (train.train_run)
-        policy_rates = rates.get(resumed if resumed in estimate.POLICIES else estimate.policy_for(run.cfg, rates))
+        policy_rates = rates.get(precision_policy(run.cfg, rates, resumed=(run.checkpoint or {}).get("policy")))
         if not policy_rates:
             return None
         secs.append(estimate.seconds(run.cfg, policy_rates, run.epochs_done))

@@ -85,9 +85,12 @@ def backend_info() -> dict:
     return {"name": name, "version": version, "devices": devices, "gpu": any(d != "cpu" for d in devices)}
 
 
-def precision_policy(cfg: dict, rates: dict | None = None) -> str:
-    """The Keras dtype policy of a run: `estimate.policy_for` on this machine's calibration
-    (`rates`, policy -> rates, measured here unless given). Weights stay float32."""
+def precision_policy(cfg: dict, rates: dict | None = None, resumed: str | None = None) -> str:
+    """The Keras dtype policy of a run: the one its checkpoint started with (`resumed`), as
+    the calibration may have changed since; else `estimate.policy_for` on this machine's
+    calibration (`rates`, policy -> rates, measured here unless given). Weights stay float32."""
+    if resumed in estimate.POLICIES:
+        return resumed
     if rates is None:
         rates = estimate.machine_rates(backend_info()["name"], [cfg], measure=True)
     return estimate.policy_for(cfg, rates)
@@ -318,9 +321,7 @@ def train_run(cfg: dict, seed: int, data: Dataset, run_dir: Path, extra: dict | 
     checkpoint = Checkpoint(run_dir)
     state = checkpoint.load()
     seed_everything(seed)
-    # A resumed run keeps the policy it started with: the calibration may have changed since.
-    resumed = state.get("policy") if state is not None else None
-    policy = resumed if resumed in estimate.POLICIES else precision_policy(cfg)
+    policy = precision_policy(cfg, resumed=(state or {}).get("policy"))
     keras.mixed_precision.set_global_policy(policy)
     try:
         model = checkpoint.restore(state) if state is not None else None
