@@ -48,14 +48,19 @@ class Metric:
     better: str  # stats.HIGHER or stats.LOWER: which way is better (used by `best`)
 
 
-# `gap` is derived per seed as train_accuracy - test_accuracy; a smaller gap is better.
+# Two metrics are derived per seed as a difference of two measured ones (`DERIVED`): `gap`,
+# train_accuracy - test_accuracy (smaller is better), and `mirror_gain`, what averaging each
+# test image's prediction with its mirror image's adds to the test accuracy.
 METRICS: dict[str, Metric] = {
     "test_accuracy": Metric("test accuracy", PERCENT, stats.HIGHER),
+    "test_accuracy_mirror": Metric("test accuracy with mirror averaging", PERCENT, stats.HIGHER),
+    "mirror_gain": Metric("gain from mirror averaging", POINTS, stats.HIGHER),
     "train_accuracy": Metric("training accuracy", PERCENT, stats.HIGHER),
     "gap": Metric("train–test accuracy gap", POINTS, stats.LOWER),
     "test_loss": Metric("test loss", PLAIN, stats.LOWER),
     "train_loss": Metric("training loss", PLAIN, stats.LOWER),
 }
+DERIVED = {"gap": ("train_accuracy", "test_accuracy"), "mirror_gain": ("test_accuracy_mirror", "test_accuracy")}
 _OPPOSITE = {stats.HIGHER: stats.LOWER, stats.LOWER: stats.HIGHER}
 
 
@@ -112,7 +117,8 @@ class ClaimText(str):
 # --- reading results (pure) ----------------------------------------------------------------
 
 def series(results: Mapping, exp: str, metric: str, name: str | None = None) -> Series:
-    """The per-seed values of `metric` ("gap": train - test accuracy) of `exp` in `results`.
+    """The per-seed values of `metric` (a derived one: the difference of two, see `DERIVED`)
+    of `exp` in `results`.
 
     `name` is how sentences name the experiment (default: its title). An experiment
     without results gives a Series with `values` None; malformed results a ReportError.
@@ -125,7 +131,7 @@ def series(results: Mapping, exp: str, metric: str, name: str | None = None) -> 
         return Series(exp, name)
     per_seed = result.get("per_seed") or {}
     columns = []
-    for key in ("train_accuracy", "test_accuracy") if metric == "gap" else (metric,):
+    for key in DERIVED.get(metric, (metric,)):
         column = per_seed.get(key)
         if not column:
             raise ReportError(f"the results of {exp} have no per-seed {key}; "
@@ -135,7 +141,7 @@ def series(results: Mapping, exp: str, metric: str, name: str | None = None) -> 
         except ValueError as exc:
             raise ReportError(f"the results of {exp} hold a bad per-seed {key} ({exc}); "
                               "the run diverged or the file is damaged: rerun it.") from None
-    values = [tr - te for tr, te in zip(*columns)] if metric == "gap" else columns[0]
+    values = [a - b for a, b in zip(*columns)] if metric in DERIVED else columns[0]
     seeds = list(result.get("seeds") or range(len(values)))
     if any(len(c) != len(seeds) for c in columns):
         raise ReportError(f"the results of {exp} list {len(seeds)} seeds but "
@@ -310,39 +316,70 @@ def evaluate_in_range(s: Series, metric: str, lo: float, hi: float, *, label: st
     return Claim("", text, verdict, expected, found, numbers)
 
 
-def evaluate_overfits(gap: Series, *, expect: bool | None = None) -> Claim:
-    """Whether an experiment fits its training images better than the test images: its
-    per-seed train - test accuracy gap against zero. `expect` True asserts a positive gap."""
-    expected = None if expect is None else "positive"
-    if gap.missing:
-        text = f"{_no_results([gap])}, so its training and test accuracy cannot be compared yet."
-        return Claim("", text, MISSING, expected, MISSING, {})
+def _against_zero(s: Series, expect: bool | None, missing: str, key: str, texts: Mapping[str, str]) -> Claim:
+    """A per-seed difference against zero, the claim behind `overfits` and `mirror_gain`.
 
-    values = list(gap.values)
+    `missing` ends the sentence for an experiment without results; `texts` words what the
+    data shows, one `str.format` template per finding (stats.HIGHER, LOWER, UNCLEAR, SINGLE,
+    and "zero" for a single run that rounds to 0.0 points) with the fields name, size (unsigned),
+    d (signed), ci, n, side ("above" / "below") and moves ("raises" / "lowers"). `key` names the
+    difference in the claim's numbers. `expect` True asserts a positive difference.
+    """
+    expected = None if expect is None else "positive"
+    if s.missing:
+        return Claim("", f"{_no_results([s])}, so {missing}.", MISSING, expected, MISSING, {})
+    values = list(s.values)
     diff = stats.paired_difference(values, [0.0] * len(values), CONFIDENCE)
     found = stats.direction(diff)
     size = formats.magnitude(diff["mean"], POINTS)
-    n = len(values)
-    if found == stats.HIGHER:
-        text = (f"{gap.name} fits its training images better than new ones: its training accuracy is "
-                f"above its test accuracy by {size} ({_ci(POINTS, diff)}, n = {n} seeds).")
-    elif found == stats.LOWER:
-        text = (f"{gap.name} does not fit its training images better than new ones: its training "
-                f"accuracy is below its test accuracy by {size} ({_ci(POINTS, diff)}, n = {n} seeds).")
-    elif found == stats.UNCLEAR:
-        text = (f"There is no clear gap between the training and the test accuracy of {gap.name}: "
-                f"{formats.difference(diff['mean'], POINTS)} ({_ci(POINTS, diff)}, n = {n} seeds; "
-                "the interval includes zero).")
-    elif size.startswith("0.0 "):
-        text = (f"In its one run the training accuracy of {gap.name} equals its test accuracy to 0.1 points; "
-                "one run gives no interval to tell them apart from seed noise.")
-    else:
-        side = "above" if diff["mean"] > 0 else "below"
-        text = (f"In its one run the training accuracy of {gap.name} is {side} its test accuracy "
-                f"by {size}; one run gives no interval to tell that gap from seed noise.")
+    up = diff["mean"] > 0
+    case = "zero" if found == stats.SINGLE and size.startswith("0.0 ") else found
+    text = texts[case].format(name=s.name, size=size, d=formats.difference(diff["mean"], POINTS),
+                              ci=_ci(POINTS, diff) if diff["n"] > 1 else "", n=diff["n"],
+                              side="above" if up else "below", moves="raises" if up else "lowers")
     verdict = _verdict(found, None if expect is None else stats.HIGHER, diff)
     shown = {stats.HIGHER: "positive", stats.LOWER: "negative"}.get(found, found)
-    return Claim("", text, verdict, expected, shown, _diff_numbers("gap", diff))
+    return Claim("", text, verdict, expected, shown, _diff_numbers(key, diff))
+
+
+OVERFITS_TEXTS = {
+    stats.HIGHER: "{name} fits its training images better than new ones: its training accuracy is above its test "
+                  "accuracy by {size} ({ci}, n = {n} seeds).",
+    stats.LOWER: "{name} does not fit its training images better than new ones: its training accuracy is below its "
+                 "test accuracy by {size} ({ci}, n = {n} seeds).",
+    stats.UNCLEAR: "There is no clear gap between the training and the test accuracy of {name}: {d} ({ci}, n = {n} "
+                   "seeds; the interval includes zero).",
+    "zero": "In its one run the training accuracy of {name} equals its test accuracy to 0.1 points; one run gives "
+            "no interval to tell them apart from seed noise.",
+    stats.SINGLE: "In its one run the training accuracy of {name} is {side} its test accuracy by {size}; one run "
+                  "gives no interval to tell that gap from seed noise.",
+}
+
+_MIRROR = "averaging each test image's prediction with its mirror image's"
+MIRROR_TEXTS = {
+    stats.HIGHER: f"For {{name}}, {_MIRROR} {{moves}} the test accuracy by {{size}} ({{ci}}, n = {{n}} seeds).",
+    stats.UNCLEAR: f"For {{name}}, {_MIRROR} changes the test accuracy by no clear amount: {{d}} ({{ci}}, "
+                   "n = {n} seeds; the interval includes zero).",
+    "zero": f"In the one run of {{name}}, {_MIRROR} leaves the test accuracy unchanged to 0.1 points; one run "
+            "gives no interval to tell a change from seed noise.",
+    stats.SINGLE: f"In the one run of {{name}}, {_MIRROR} {{moves}} the test accuracy by {{size}}; one run gives "
+                  "no interval to tell that from seed noise.",
+}
+MIRROR_TEXTS[stats.LOWER] = MIRROR_TEXTS[stats.HIGHER]
+
+
+def evaluate_overfits(gap: Series, *, expect: bool | None = None) -> Claim:
+    """Whether an experiment fits its training images better than the test images: its
+    per-seed train - test accuracy gap against zero. `expect` True asserts a positive gap."""
+    return _against_zero(gap, expect, "its training and test accuracy cannot be compared yet", "gap",
+                         OVERFITS_TEXTS)
+
+
+def evaluate_mirror_gain(gain: Series, *, expect: bool | None = None) -> Claim:
+    """Whether averaging each test image's class probabilities with its mirror image's raises
+    an experiment's test accuracy: the per-seed gain (`mirror_gain`) against zero. `expect`
+    True asserts that it does."""
+    return _against_zero(gain, expect, f"what {_MIRROR} does cannot be measured yet", "gain", MIRROR_TEXTS)
 
 
 def evaluate_increasing(pairs: Sequence[tuple[str, float]] | None, what: str, *,
@@ -511,6 +548,13 @@ class ClaimBook:
         _check_expect(expect, (None, True))
         return self.record(f"{_prefix(exp)}.{exp}.overfits", ("overfits", exp, expect),
                            lambda: evaluate_overfits(self._series(exp, "gap"), expect=expect), where)
+
+    def mirror_gain(self, exp: str, expect: bool | None = None, where: str = "") -> ClaimText:
+        """Whether mirror averaging raises `exp`'s test accuracy (see `evaluate_mirror_gain`)."""
+        _check_experiments(exp)
+        _check_expect(expect, (None, True))
+        return self.record(f"{_prefix(exp)}.{exp}.mirror_gain", ("mirror_gain", exp, expect),
+                           lambda: evaluate_mirror_gain(self._series(exp, "mirror_gain"), expect=expect), where)
 
     def increasing(self, values: Sequence[tuple[str, float]] | Mapping[str, float] | str,
                    what: str, expect: bool | None = None, percent: bool = True, where: str = "") -> ClaimText:

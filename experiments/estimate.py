@@ -259,12 +259,13 @@ def machine_rates(backend: str, cfgs: list[dict], measure: bool, log=print) -> d
 def seconds(cfg: dict, rates: dict, epochs_done: int = 0) -> float:
     """Estimated wall time of one run: building and tracing the model, the epochs it has
     left after `epochs_done` checkpointed ones (training plus the per-epoch test
-    evaluation) and the final evaluation."""
+    evaluation) and the final evaluation: the training and test images, then the test images
+    twice more, as they are and mirrored (`train.mirror_accuracy`)."""
     r = rates[probe_for(cfg)]
     n_train = cfg["train_size"] or TRAIN_IMAGES
     n_test = cfg["test_size"] or TEST_IMAGES
     per_epoch = n_train / r["train_images_per_s"] + n_test / r["eval_images_per_s"]
-    final = (n_train + n_test) / r["eval_images_per_s"]
+    final = (n_train + 3 * n_test) / r["eval_images_per_s"]
     return r.get("startup_s", 0.0) + max(cfg["epochs"] - epochs_done, 0) * per_epoch + final
 
 

@@ -105,8 +105,9 @@ def facts_table(visuals: dict, exp: str) -> str:
     return html_table(pd.DataFrame(rows), "results facts", "llrrrrr")
 
 
-def results_table(results: dict, names: list[str]) -> str:
-    """HTML table of final metrics (mean ± sd over seeds when several ran)."""
+def results_table(results: dict, names: list[str], mirror: bool = False) -> str:
+    """HTML table of final metrics (mean ± sd over seeds when several ran); with `mirror`,
+    also the test accuracy with each image's prediction averaged with its mirror image's."""
     import pandas as pd
 
     def cell(r, metric, fmt, sd_fmt):
@@ -116,12 +117,13 @@ def results_table(results: dict, names: list[str]) -> str:
     loss = (lambda v: num(v, 3), lambda v: num(v, 3))
     rows = [{"Experiment": name, "Augmentation": r["augmentation"] or "none",
              "Train acc.": cell(r, "train_accuracy", *acc), "Test acc.": cell(r, "test_accuracy", *acc),
+             **({"Test acc., mirror-averaged": cell(r, "test_accuracy_mirror", *acc)} if mirror else {}),
              "Gap (points)": delta(r["train_accuracy"] - r["test_accuracy"]),
              "Train loss": cell(r, "train_loss", *loss), "Test loss": cell(r, "test_loss", *loss),
              "Epochs": str(r["epochs"]), "Images": f"{r['train_size']:,}", "Seeds": str(r["n_seeds"]),
              "Time": f"{r['train_seconds']:.0f} s"}
             for name in names if name in results for r in [results[name]]]
-    return html_table(pd.DataFrame(rows), "results", "llrrrrrrrrr")
+    return html_table(pd.DataFrame(rows), "results", "ll" + "r" * (len(rows[0]) - 2) if rows else "ll")
 
 
 # What each Keras augmentation layer does, in words, from its recorded arguments.
@@ -481,7 +483,7 @@ def build_context(results: dict, problems: dict, figures: dict, visuals: dict, p
         "figure": numbering.figure,
         "table": numbering.table,
         "ref": numbering.ref,
-        "results_table": lambda names: results_table(results, names),
+        "results_table": lambda names, mirror=False: results_table(results, names, mirror),
         "strategies_table": lambda names: strategies_table(results, names),
         "comparison_table": lambda names, base: comparison_table(
             claims, results, names, base, S["ex1"].get("claims") if base == "baseline" else None),

@@ -22,7 +22,7 @@ from .stages import RUN_FILES, STAGES, run_key
 from .stamps import file_digest
 
 # What a finished run's metrics.json and history.csv hold, at least.
-METRICS = ("train_accuracy", "train_loss", "test_accuracy", "test_loss", "train_seconds")
+METRICS = ("train_accuracy", "train_loss", "test_accuracy", "test_loss", "test_accuracy_mirror", "train_seconds")
 CURVES = ("loss", "accuracy", "test_loss", "test_accuracy")
 # `.digests.json` records what a finished run's files were when training wrote them.
 RUN_DIGESTS = ".digests.json"

@@ -6,7 +6,9 @@
     history.csv   one row per epoch: loss, accuracy (running, on augmented batches),
                   test_loss, test_accuracy, seconds
     model.keras   the trained model (loads with plain keras.models.load_model)
-    metrics.json  written last: its presence marks the run as complete
+    metrics.json  written last: its presence marks the run as complete; besides the
+                  usual accuracies and losses it holds `test_accuracy_mirror`, the test
+                  accuracy when each image's prediction is averaged with its mirror image's
 
 While training, `checkpoint/` holds the model, history and random-generator states after
 the last completed epoch; a run that is killed resumes from there to the same numbers, to
@@ -113,6 +115,16 @@ def prepare_arrays(cfg: dict, data: Dataset) -> tuple[np.ndarray, ...]:
         model_input(x_tr), eye[y_tr],
         model_input(x_te), eye[y_te],
     )
+
+
+def mirror_accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
+    """Accuracy on `x` (one-hot labels `y`) when the class probabilities of each image and of
+    its left-right mirror image are averaged: test-time augmentation with the one transform
+    that keeps every CIFAR-10 label true. Costs a second prediction of `x`."""
+    p = np.asarray(model.predict(x, batch_size=EVAL_BATCH_SIZE, verbose=0), dtype="float64")
+    mirrored = np.ascontiguousarray(x[:, :, ::-1, :])  # PyTorch refuses negative strides
+    p += np.asarray(model.predict(mirrored, batch_size=EVAL_BATCH_SIZE, verbose=0), dtype="float64")
+    return float(np.mean(np.argmax(p, axis=1) == np.argmax(y, axis=1)))
 
 
 # --- checkpointing ---------------------------------------------------------------
@@ -363,6 +375,7 @@ def train_run(cfg: dict, seed: int, data: Dataset, run_dir: Path, extra: dict | 
     # Final evaluation with augmentation and dropout off (inference mode).
     train_loss, train_acc = model.evaluate(x_tr, y_tr, batch_size=EVAL_BATCH_SIZE, verbose=0)
     test_loss, test_acc = model.evaluate(x_te, y_te, batch_size=EVAL_BATCH_SIZE, verbose=0)
+    test_acc_mirror = mirror_accuracy(model, x_te, y_te)
     metrics = {
         "experiment": cfg["experiment"],
         "profile": cfg["profile"],
@@ -375,6 +388,7 @@ def train_run(cfg: dict, seed: int, data: Dataset, run_dir: Path, extra: dict | 
         "train_loss": float(train_loss),
         "test_accuracy": float(test_acc),
         "test_loss": float(test_loss),
+        "test_accuracy_mirror": test_acc_mirror,
         "train_seconds": float(sum(r["seconds"] for r in history)),
         "resumed_from_epoch": initial_epoch,
         "params": int(model.count_params()),
@@ -382,7 +396,7 @@ def train_run(cfg: dict, seed: int, data: Dataset, run_dir: Path, extra: dict | 
         "environment": environment(),
         **(extra or {}),
     }
-    for key in ("train_accuracy", "train_loss", "test_accuracy", "test_loss"):
+    for key in ("train_accuracy", "train_loss", "test_accuracy", "test_loss", "test_accuracy_mirror"):
         if not math.isfinite(metrics[key]):
             raise FloatingPointError(f"{label}: {key} is {metrics[key]} (training diverged)")
 

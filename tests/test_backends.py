@@ -47,6 +47,7 @@ def test_smoke_baseline_on_torch(tmp_path, tiny_archive):
     (env,) = metrics["environments"]  # one machine trained it
     assert env["backend"] == "torch" and env["backend_version"].startswith("2.")
     assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["epochs"] == 2
+    assert 0.0 <= metrics["test_accuracy_mirror"] <= 1.0  # mirrored test images reach PyTorch too
 
 
 @pytest.mark.slow

@@ -460,6 +460,42 @@ def test_overfits_against_a_positive_gap(gaps, found, verdict, words):
     assert claims.evaluate_overfits(gap).verdict == "supported"  # asserting nothing
 
 
+@pytest.mark.parametrize("gains, found, verdict, words", [
+    ([0.009, 0.0087, 0.0095], "positive", "supported",
+     "For d, averaging each test image's prediction with its mirror image's raises the test accuracy by 0.9 points "
+     "(95 % CI +0.8 to +1.0, n = 3 seeds)."),
+    ([-0.004, -0.005, -0.006], "negative", "contradicted",
+     "For d, averaging each test image's prediction with its mirror image's lowers the test accuracy by 0.5 points"),
+    ([0.01, -0.01, 0.002], "unclear", "undecided", "For d, averaging each test image's prediction with its mirror "
+                                                   "image's changes the test accuracy by no clear amount"),
+    ([0.012], "single", "undecided", "In the one run of d, averaging each test image's prediction with its mirror "
+                                     "image's raises the test accuracy by 1.2 points;"),
+    ([-0.003], "single", "contradicted", "In the one run of d, averaging each test image's prediction with its "
+                                         "mirror image's lowers the test accuracy by 0.3 points;"),
+    ([0.0], "single", "undecided", "In the one run of d, averaging each test image's prediction with its mirror "
+                                   "image's leaves the test accuracy unchanged to 0.1 points;"),
+])
+def test_mirror_gain_against_zero(gains, found, verdict, words):
+    gain = Series("vgg", "d", tuple(range(len(gains))), tuple(gains))
+    claim = claims.evaluate_mirror_gain(gain, expect=True)
+    assert (claim.expected, claim.found, claim.verdict) == ("positive", found, verdict)
+    assert claim.text.startswith(words), claim.text
+    assert claims.evaluate_mirror_gain(gain).verdict == "supported"  # asserting nothing
+    assert claims.evaluate_mirror_gain(Series("vgg", "d")).verdict == "missing"
+
+
+def test_mirror_gain_is_read_per_seed_from_the_two_test_accuracies():
+    r = run("vgg", [0.82, 0.83, 0.84])
+    r["per_seed"]["test_accuracy_mirror"] = [0.83, 0.835, 0.835]  # +1.0, +0.5, -0.5 points
+    b = book(r, strict=True)
+    b.mirror_gain("vgg", expect=True, where="3: mirror averaging helps")
+    claim = b.records[0]
+    assert claim.id == "ex3.vgg.mirror_gain" and claim.verdict == "undecided"
+    assert claim.numbers["gain"] == pytest.approx(0.00333, abs=1e-5)
+    with pytest.raises(ReportError, match="the results of vgg have no per-seed test_accuracy_mirror"):
+        book(run("vgg", [0.82])).mirror_gain("vgg")
+
+
 def test_overfits_through_the_book_is_recorded_with_the_prose_words():
     b = book(run("baseline", BASE, train_acc=[a - 0.03 for a in BASE]), strict=True)
     b.overfits("baseline", expect=True, where="1 b): the baseline overfits")

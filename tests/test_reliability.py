@@ -342,6 +342,9 @@ def test_an_interrupted_run_resumes_to_the_numbers_of_an_uninterrupted_one(tmp_p
     saved = keras.models.load_model(tmp_path / "whole" / "model.keras")
     conv = next(layer for layer in saved.layers if isinstance(layer, keras.layers.Conv2D))
     assert (conv.compute_dtype, conv.kernel.dtype) == ("bfloat16" if "bfloat16" in policy else "float32", "float32")
+    # The saved model, evaluated again with its mirror images, gives the recorded number exactly.
+    _, _, x_te, y_te = train.prepare_arrays(cfg, data)
+    assert whole["test_accuracy_mirror"] == train.mirror_accuracy(saved, x_te, y_te)
 
     run_dir = tmp_path / "run"
     with pytest.raises(train.TrainingInterrupted) as stop:
@@ -360,7 +363,7 @@ def test_an_interrupted_run_resumes_to_the_numbers_of_an_uninterrupted_one(tmp_p
     resumed = train.train_run(cfg, 1234, data, run_dir)
     assert resumed["resumed_from_epoch"] == 1 and whole["resumed_from_epoch"] == 0
     assert resumed["precision_policy"] == policy  # it keeps the policy it started with
-    for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):  # bit for bit
+    for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "test_accuracy_mirror"):  # bit for bit
         assert resumed[key] == whole[key], (key, resumed[key], whole[key])
     rows = history_rows(run_dir / "history.csv")
     assert [[r[c] for c in LOSS_COLUMNS] for r in rows] == \

@@ -396,8 +396,14 @@ def _render_profile(results: dict, profile: str, strict: bool, visuals: dict | N
                               analysis=analysis)
 
 
-def _seeds(test: float, train: float) -> list[tuple[float, float]]:
-    return [(test + d, train + d) for d in (-0.002, 0.0, 0.003)]
+def _seeds(test: float, train: float, mirror_gain: float | None = None) -> list[tuple]:
+    extra = () if mirror_gain is None else (mirror_gain,)
+    return [(test + d, train + d, *extra) for d in (-0.002, 0.0, 0.003)]
+
+
+def _mirror(seeds, gains):
+    """The same accuracies, with mirror averaging adding `gains` to the test accuracy, per seed."""
+    return [(test, train, g) for (test, train), g in zip(seeds, gains)]
 
 
 # Every conclusion the full-profile prose asserts, turned the other way round.
@@ -406,8 +412,8 @@ CONTRADICTING = {
     "aug_flip": _seeds(0.66, 0.80),    # augmentation raises the training accuracy and widens the gap
     "aug_shift": _seeds(0.65, 0.81),
     "aug_strong": _seeds(0.68, 0.82),  # the best strategy is below the baseline and beats aug_flip
-    "vgg": _seeds(0.60, 0.62),         # the VGG net is below the baseline and outside 80-85 %
-    "vgg_aug": _seeds(0.59, 0.70),     # augmentation widens the VGG net's gap
+    "vgg": _seeds(0.60, 0.62, -0.01),  # below the baseline, outside 80-85 %, hurt by mirror averaging
+    "vgg_aug": _seeds(0.59, 0.70, -0.01),  # augmentation widens the VGG net's gap
 }
 
 
@@ -530,6 +536,8 @@ CONTRADICTIONS = {
     "ex3.vgg.test_accuracy.in_0.8_0.85": ("vgg_in_assignment_range", {"vgg": _shift(F["vgg"], -0.07)}, {}),
     "ex1+3.vgg_vs_baseline.test_accuracy": ("vgg_beats_baseline", {"vgg": _shift(F["vgg"], -0.20)}, {}),
     "ex3.vgg_aug_vs_vgg.gap": ("vgg_aug_shrinks_gap", {"vgg_aug": _gap(F["vgg_aug"], _gaps(F["vgg"], 0.03))}, {}),
+    "ex3.vgg.mirror_gain": ("mirror_helps", {"vgg": _mirror(F["vgg"], [-0.004, -0.006, -0.005])}, {}),
+    "ex3.vgg_aug.mirror_gain": ("mirror_helps", {"vgg_aug": _mirror(F["vgg_aug"], [-0.003, -0.002, -0.004])}, {}),
 }
 
 
