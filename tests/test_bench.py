@@ -214,6 +214,7 @@ def test_tta_reads_the_builds_own_run_and_trains_nothing_when_it_is_cached(cache
     assert r["epoch_s"] == [row["seconds"] for row in history]
     assert r["test_accuracy"] == [row["test_accuracy"] for row in history]
     assert r["final_test_accuracy"] == atomic.read_json(run_dir / "metrics.json")["test_accuracy"]
+    assert r["final_test_accuracy_mirror"] == atomic.read_json(run_dir / "metrics.json")["test_accuracy_mirror"]
     assert r["precision_policy"] == atomic.read_json(run_dir / "metrics.json")["precision_policy"]
     assert r["time_to_accuracy_s"] == bench.time_to_accuracy(list(zip(r["epoch_s"], r["test_accuracy"])))
     assert any("the build's cached run" in line for line in lines)
