@@ -154,7 +154,8 @@ def plan_runs(settings: Settings, name: str, fingerprint: str, code: str | None 
 
 
 def experiment_status(settings: Settings, name: str, fingerprint: str) -> str:
-    """cached / damaged / partial (some seeds done or a run interrupted) / stale / missing."""
+    """cached / damaged / partial (some seeds done or a run interrupted) / stale (finished runs
+    of this profile exist, but for other data, code or settings) / missing (none of this profile)."""
     runs = plan_runs(settings, name, fingerprint)
     if any(r.damaged for r in runs):
         return f"damaged ({sum(r.damaged for r in runs)}/{len(runs)} seeds)"
@@ -164,8 +165,17 @@ def experiment_status(settings: Settings, name: str, fingerprint: str) -> str:
     if done or any(r.partial for r in runs):
         return f"partial ({done}/{len(runs)} seeds)"
     folder = settings.runs / name
-    others = [p for p in folder.glob("s*-*") if (p / "metrics.json").exists()] if folder.exists() else []
+    others = [p for p in folder.glob("s*-*") if _profile_of(p) == settings.profile] if folder.exists() else []
     return "stale" if others else "missing"
+
+
+def _profile_of(run_dir: Path) -> str | None:
+    """The profile a finished run was trained under; None for an unfinished or unreadable run."""
+    try:
+        metrics = atomic.read_json(run_dir / "metrics.json")
+    except (OSError, ValueError):
+        return None
+    return metrics.get("profile") if isinstance(metrics, dict) else None
 
 
 def pending_runs(settings: Settings, names: list[str], fingerprint: str, force: bool = False) -> list[Run]:

@@ -508,15 +508,17 @@ def test_template_errors_name_the_file_and_line_and_keep_the_report(resumed_buil
 def test_stale_results_are_refused_not_shown(resumed_build, tmp_path):
     build_dir, dist, archive = resumed_build[:3]
     before = snapshot(build_dir / "report", build_dir / "results", dist)
-    # Another profile: the smoke result is stale for it.
+    # Another profile: its runs are missing (the smoke runs are not its own), its results refused.
     listing = ok(invoke(["list", "--profile", "quick", "--data", str(archive)], build_dir, dist)).stdout
-    assert re.search(r"^baseline\s+stale", listing, re.M), listing
+    assert re.search(r"^baseline\s+missing", listing, re.M), listing
     line = error_line(invoke(["report", "--profile", "quick", "--data", str(archive)], build_dir, dist))
     assert "no results for profile 'quick'" in line and "invoke all --profile quick" in line
     # Other data: stale as well.
     other = write_image_folder_archive(tmp_path / "other.tar.gz", per_class_train=100, per_class_test=50, seed=1)
     line = error_line(invoke(["report", "--profile", "smoke", "--data", str(other)], build_dir, dist))
     assert "no results for profile 'smoke'" in line
+    listing = ok(invoke(["list", "--profile", "smoke", "--data", str(other)], build_dir, dist)).stdout
+    assert re.search(r"^baseline\s+stale", listing, re.M), listing
     results, problems = current_results(
         Settings(profile="smoke", build=build_dir, dist=dist),
         DataSource(Settings(profile="smoke", data=str(other), build=tmp_path / "b")).fingerprint)
