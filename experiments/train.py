@@ -119,8 +119,8 @@ def prepare_arrays(cfg: dict, data: Dataset) -> tuple[np.ndarray, ...]:
 
 def mirror_accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
     """Accuracy on `x` (one-hot labels `y`) when the class probabilities of each image and of
-    its left-right mirror image are averaged: test-time augmentation with the one transform
-    that keeps every CIFAR-10 label true. Costs a second prediction of `x`."""
+    its left-right mirror image are averaged: test-time augmentation with a transform that
+    keeps every CIFAR-10 label true. Costs two predictions of `x`, as it is and mirrored."""
     p = np.asarray(model.predict(x, batch_size=EVAL_BATCH_SIZE, verbose=0), dtype="float64")
     mirrored = np.ascontiguousarray(x[:, :, ::-1, :])  # PyTorch refuses negative strides
     p += np.asarray(model.predict(mirrored, batch_size=EVAL_BATCH_SIZE, verbose=0), dtype="float64")
