@@ -309,6 +309,7 @@ def environment() -> dict:
         "backend_version": info["version"],
         "devices": list(info["devices"]),
         "machine": platform.machine(),
+        "cpu_model": estimate.cpu_model(),
         "cpu_count": os.cpu_count(),
     }
 
@@ -350,7 +351,7 @@ def train_run(cfg: dict, seed: int, data: Dataset, run_dir: Path, extra: dict | 
     verbose = 1 if sys.stdout.isatty() else 0
     print(
         f"  [{label}] training {model.name} on {len(x_tr):,} images, testing on {len(x_te):,}; "
-        f"{cfg['epochs']} epochs of batch {cfg['batch_size']}" + (f", {policy}" if policy != "float32" else ""),
+        f"{cfg['epochs']} epoch{'s' if cfg['epochs'] != 1 else ''} of batch {cfg['batch_size']}" + (f", {policy}" if policy != "float32" else ""),
         flush=True,
     )
     try:

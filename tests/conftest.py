@@ -51,7 +51,8 @@ def fake_run_metrics(name: str, seed: int, test_acc: float, train_acc: float, ep
         "train_seconds": 4.5, "resumed_from_epoch": 0,
         "params": 39882 if cfg["model"] == "baseline" else 479434,
         "environment": {"python": "3.11", "keras": "3", "backend": "tensorflow", "backend_version": "2",
-                        "devices": ["cpu"], "machine": "x86_64", "cpu_count": 2},
+                        "devices": ["cpu"], "machine": "x86_64", "cpu_model": "Test CPU 9000",
+                        "cpu_count": 2},
         "data_fingerprint": "sha256:" + "ab" * 32, "data_source": "fixture", "config_hash": config.config_hash(cfg),
         "code_hash": "c0de", "run_key": f"{name}-{seed}",
     }

@@ -339,6 +339,7 @@ def test_an_interrupted_run_resumes_to_the_numbers_of_an_uninterrupted_one(tmp_p
     data = tiny_dataset()
     whole = train.train_run(cfg, 1234, data, tmp_path / "whole")
     assert whole["precision_policy"] == policy
+    assert whole["environment"]["cpu_model"] == estimate.cpu_model()  # its seconds name their machine
     saved = keras.models.load_model(tmp_path / "whole" / "model.keras")
     conv = next(layer for layer in saved.layers if isinstance(layer, keras.layers.Conv2D))
     assert (conv.compute_dtype, conv.kernel.dtype) == ("bfloat16" if "bfloat16" in policy else "float32", "float32")

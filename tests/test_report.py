@@ -213,6 +213,7 @@ def test_a_build_outside_git_claims_no_revision_and_no_clean_tree(results_one_se
 def test_provenance_names_every_machine_that_trained_the_results(results_one_seed):
     one = text_of(render(results_one_seed)[0])
     assert one.count("Training software Python 3.11, Keras 3, backend tensorflow 2") == 1  # one machine: no names
+    assert "Training hardware Test CPU 9000 (x86_64), 2 logical CPUs, devices: cpu" in one
     gpu = {**results_one_seed["vgg"]["environments"][0], "python": "3.12", "backend_version": "2.21", "devices": ["gpu"]}
     mixed = {**results_one_seed, "vgg": {**results_one_seed["vgg"], "environments": [gpu]},
              "vgg_aug": {**results_one_seed["vgg_aug"], "environments": [*results_one_seed["vgg_aug"]["environments"], gpu]}}
@@ -222,7 +223,11 @@ def test_provenance_names_every_machine_that_trained_the_results(results_one_see
     assert ("Training software (baseline, aug_flip, aug_shift, aug_strong, vgg_aug) Python 3.11, Keras 3, "
             "backend tensorflow 2") in text
     assert "Training software (vgg, vgg_aug) Python 3.12, Keras 3, backend tensorflow 2.21" in text
-    assert re.search(r"Training hardware \(vgg, vgg_aug\) \S+, \d+ logical CPUs, devices: gpu", text), text
+    assert "Training hardware (vgg, vgg_aug) Test CPU 9000 (x86_64), 2 logical CPUs, devices: gpu" in text
+    # A run from before the CPU model was recorded still shows its architecture.
+    older = {k: v for k, v in gpu.items() if k != "cpu_model"}
+    text = text_of(render({**mixed, "vgg": {**mixed["vgg"], "environments": [older]}})[0])
+    assert "Training hardware (vgg) x86_64, 2 logical CPUs, devices: gpu" in text
 
 
 def test_the_report_says_which_arithmetic_each_experiment_trained_with(results_one_seed):
