@@ -583,3 +583,21 @@ def test_each_asserted_claim_fails_strict_when_the_data_contradicts_it(claim_id)
     message = str(err.value)
     # The error names the claim and quotes the prose's sentence that asserts it.
     assert f"- {claim_id} (the prose says: \"{sections.says(conclusion)}\"): the prose expects" in message
+
+
+def test_section_3_says_what_mirror_averaging_did_to_exercise_1s_runs():
+    from conftest import fake_results
+
+    accuracies = {"baseline": [(0.60, 0.75, 0.020)], "aug_flip": [(0.63, 0.70, 0.009)],
+                  "aug_shift": [(0.64, 0.68, -0.004)], "aug_strong": [(0.61, 0.64, 0.005)],
+                  "vgg": [(0.78, 0.90)], "vgg_aug": [(0.82, 0.86)]}
+    text = text_of(render(fake_results(accuracies))[0])
+    assert ("mirror averaging changes the test accuracy of its 4 runs by -0.4 points (aug_shift) to "
+            "+2.0 points (baseline).") in text
+    same = {n: [(t, tr, 0.007)] if n.startswith("a") or n == "baseline" else v
+            for n, v in accuracies.items() for (t, tr, *_) in v}
+    assert "the test accuracy of each of its 4 runs by +0.7 points." in text_of(render(fake_results(same))[0])
+    only = {n: v for n, v in accuracies.items() if n in ("aug_flip", "vgg", "vgg_aug")}
+    assert "the test accuracy of its run, aug_flip, by +0.9 points." in text_of(render(fake_results(only))[0])
+    vgg_only = {n: v for n, v in accuracies.items() if n.startswith("vgg")}
+    assert "Exercise 1's runs record" not in text_of(render(fake_results(vgg_only))[0])
