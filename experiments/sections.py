@@ -597,6 +597,7 @@ def ex3(claims: ClaimBook, results: Mapping, profile: str, c1_best: str | None, 
         return out
     first = results[present[0]]
     out["recipe"] = recipe(first)
+    out["batch_reason"] = ""
     if "baseline" in results:
         b = results["baseline"]
         out["baseline_recipe"] = recipe(b)
@@ -607,6 +608,14 @@ def ex3(claims: ClaimBook, results: Mapping, profile: str, c1_best: str | None, 
             changes.append("the learning rate and its schedule")
         if first.get("label_smoothing", 0) != b.get("label_smoothing", 0):
             changes.append("the loss (label smoothing)")
+        if first["batch_size"] != b["batch_size"]:
+            changes.append(f"the batch size ({b['batch_size']} → {first['batch_size']})")
+        if first["batch_size"] < b["batch_size"]:
+            out["batch_reason"] = (
+                f"- *Batches of {first['batch_size']}* instead of Exercise 1's {b['batch_size']} make "
+                f"{'twice' if b['batch_size'] == 2 * first['batch_size'] else num(b['batch_size'] / first['batch_size'], 1) + ' times'} as many weight updates per epoch "
+                f"from the same images. With only {out['recipe']['epochs']}, the network is expected to get "
+                "further with more, smaller steps.")
         if first["epochs"] != b["epochs"]:
             changes.append(f"the number of epochs ({b['epochs']} → {first['epochs']})")
         if first["train_size"] != b["train_size"]:

@@ -44,7 +44,7 @@ def fake_run_metrics(name: str, seed: int, test_acc: float, train_acc: float, ep
         })
     full = profile == "full"
     metrics = {
-        "experiment": name, "profile": profile, "epochs": epochs, "batch_size": 128, "seed": seed,
+        "experiment": name, "profile": profile, "epochs": epochs, "batch_size": cfg["batch_size"], "seed": seed,
         "train_size": 50000 if full else 1000, "test_size": 10000 if full else 500,
         "train_accuracy": train_acc, "train_loss": 0.9,
         "test_accuracy": test_acc, "test_loss": 1.1, "test_accuracy_mirror": test_acc + mirror_gain,

@@ -601,3 +601,17 @@ def test_section_3_says_what_mirror_averaging_did_to_exercise_1s_runs():
     assert "the test accuracy of its run, aug_flip, by +0.9 points." in text_of(render(fake_results(only))[0])
     vgg_only = {n: v for n, v in accuracies.items() if n.startswith("vgg")}
     assert "Exercise 1's runs record" not in text_of(render(fake_results(vgg_only))[0])
+
+
+def test_section_3_gives_the_vgg_recipes_batch_size_and_its_reason_only_when_it_differs(results_one_seed):
+    assert results_one_seed["vgg"]["batch_size"] == config.resolve("vgg", "smoke")["batch_size"] == 64
+    text = text_of(render(results_one_seed)[0])
+    epochs = f"{results_one_seed['vgg']['epochs']} epochs"
+    assert f"batches of 64 and {epochs}. The reasons" in text
+    assert ("Batches of 64 instead of Exercise 1's 128 make twice as many weight updates per epoch from the "
+            f"same images. With only {epochs}, the network is expected to get further") in text
+    assert "the batch size (128 → 64)" in text
+    same = {n: {**r, "batch_size": 128} if n.startswith("vgg") else r for n, r in results_one_seed.items()}
+    text = text_of(render(same)[0])
+    assert f"batches of 128 and {epochs}. The reasons" in text
+    assert "Batches of 128 instead" not in text and "Exercise 1's 128 make" not in text and "the batch size (" not in text
