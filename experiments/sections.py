@@ -611,11 +611,12 @@ def ex3(claims: ClaimBook, results: Mapping, profile: str, c1_best: str | None, 
         if first["batch_size"] != b["batch_size"]:
             changes.append(f"the batch size ({b['batch_size']} → {first['batch_size']})")
         if first["batch_size"] < b["batch_size"]:
+            ratio = b["batch_size"] / first["batch_size"]
+            times = "twice" if ratio == 2 else f"{num(ratio, 1)} times"
             out["batch_reason"] = (
-                f"- *Batches of {first['batch_size']}* instead of Exercise 1's {b['batch_size']} make "
-                f"{'twice' if b['batch_size'] == 2 * first['batch_size'] else num(b['batch_size'] / first['batch_size'], 1) + ' times'} as many weight updates per epoch "
-                f"from the same images. With only {out['recipe']['epochs']}, the network is expected to get "
-                "further with more, smaller steps.")
+                f"- *Batches of {first['batch_size']}* instead of Exercise 1's {b['batch_size']} make {times} "
+                f"as many weight updates per epoch from the same images. With only {out['recipe']['epochs']}, "
+                "the network is expected to get further with more, smaller steps.")
         if first["epochs"] != b["epochs"]:
             changes.append(f"the number of epochs ({b['epochs']} → {first['epochs']})")
         if first["train_size"] != b["train_size"]:
@@ -657,7 +658,7 @@ def ex3(claims: ClaimBook, results: Mapping, profile: str, c1_best: str | None, 
                               claims.compare("gap", "vgg_aug", "vgg", expect=e, where=says("vgg_aug_shrinks_gap"))])
     e = True if asserts(profile, "mirror_helps") else None
     out["mirror"] = bullets(claims.mirror_gain(n, expect=e, where=says("mirror_helps")) for n in present)
-    out["mirror_ex1"] = mirror_elsewhere(results, [n for n, e in EXPERIMENTS.items() if e["exercise"] == 1])
+    out["mirror_ex1"] = mirror_elsewhere(results, [n for n, spec in EXPERIMENTS.items() if spec["exercise"] == 1])
     out["best"] = best_sentence(results, present)
     out["vs_ex1"] = out["vs_ex1_lead"] = ""
     out["size"] = ""
@@ -686,13 +687,13 @@ def mirror_elsewhere(results: Mapping, names) -> str:
     n_seeds = max(results[n]["n_seeds"] for n in gains)
     what = "the mean test accuracy" if n_seeds > 1 else "the test accuracy"
     if len(gains) == 1:
-        moved = f"of its run, {lo}, by {pts(gains[lo])}"
+        change = f"of its run, {lo}, by {pts(gains[lo])}"
     elif pts(gains[lo]) == pts(gains[hi]):
-        moved = f"of each of its {len(gains)} runs by {pts(gains[lo])}"
+        change = f"of each of its {len(gains)} runs by {pts(gains[lo])}"
     else:
-        moved = f"of its {len(gains)} runs by {pts(gains[lo])} ({lo}) to {pts(gains[hi])} ({hi})"
+        change = f"of its {len(gains)} runs by {pts(gains[lo])} ({lo}) to {pts(gains[hi])} ({hi})"
     return (f"Exercise 1's runs record the same measure, though its tables keep the single view: "
-            f"mirror averaging changes {what} {moved}.")
+            f"mirror averaging changes {what} {change}.")
 
 
 def best_sentence(results: Mapping, names) -> str:
