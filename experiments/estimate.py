@@ -1,7 +1,7 @@
 """How long each run of a build will take here: a short calibration, cached per machine.
 
-`calibrate()` times a few training steps and one evaluation of each network, and a few
-steps of each augmentation an experiment gives it, on random arrays (about a minute on two
+`calibrate()` times a few training steps (in batches of the network's recipe) and one
+evaluation of each network, and a few steps of each augmentation an experiment gives it, on random arrays (about a minute on two
 CPU cores, once per machine, backend and precision policy), and caches the
 rates in `~/.cache/pw09/calibration.json` (`PW09_CACHE` moves it).
 `policy_for()` picks the precision policy a run trains with from those rates.
@@ -24,7 +24,9 @@ from pathlib import Path
 from . import atomic, config
 
 TRAIN_IMAGES, TEST_IMAGES = 50_000, 10_000  # CIFAR-10's splits; a profile's None means all
-CAL_BATCH, CAL_STEPS, EVAL_IMAGES = 128, 3, 1_000
+CAL_STEPS, EVAL_IMAGES = 3, 1_000
+# Calibrations before each entry recorded its batch size timed every network in batches of 128.
+OLD_CAL_BATCH = 128
 # Each rate is the best of this many timed fits of CAL_STEPS steps. Other processes only ever
 # slow a fit down, so the fastest is the machine's (timeit's minimum, for the same reason). One
 # fit alone measured the VGG net in mixed_bfloat16 at 149 to 296 images/s on the same 2-core
@@ -42,6 +44,15 @@ def probe_name(model: str, augmentation: str | None) -> str:
 # net trained at 3,250 images/s without augmentation and at 550 with flips and shifts.
 PROBES = {probe_name(e["model"], e["augmentation"]): (e["model"], e["augmentation"])
           for e in config.EXPERIMENTS.values()}
+# The experiment whose settings a network is timed with: the first one that trains it.
+NETWORK_EXPERIMENT = {e["model"]: name for name, e in reversed(config.EXPERIMENTS.items())}
+
+
+def probe_batch(model_name: str) -> int:
+    """The batch size a network trains with in its recipe, which is the one it is timed at: on a
+    GPU a small batch runs fewer images per second than a large one."""
+    return config.resolve(NETWORK_EXPERIMENT[model_name], "smoke")["batch_size"]
+
 LONG_CPU_BUILD = 3600.0  # above this, the plan suggests --profile quick or a GPU
 
 # The precision policies a run may train with. The mixed one computes in bfloat16 and
@@ -81,22 +92,26 @@ def cached(backend: str, policy: str = "float32") -> dict | None:
         rates = json.loads(cache_file().read_text()).get(machine_key(backend, policy))
     except (OSError, ValueError, AttributeError):
         return None
-    # A calibration that lacks a probe (an older version's, or a new experiment's) is none.
-    return rates if isinstance(rates, dict) and set(PROBES) <= set(rates) else None
+    # A calibration that lacks a probe (an older version's, or a new experiment's) is none, and
+    # so is one that timed a network at another batch size than its recipe's now.
+    if not isinstance(rates, dict) or not set(PROBES) <= set(rates):
+        return None
+    stale = any(rates[name].get("batch_size", OLD_CAL_BATCH) != probe_batch(model) for name, (model, _) in PROBES.items())
+    return None if stale else rates
 
 
-def fit_rate(model, x, y, repeats: int = CAL_REPEATS, now=time.perf_counter) -> tuple[float, float]:
+def fit_rate(model, x, y, batch: int, repeats: int = CAL_REPEATS, now=time.perf_counter) -> tuple[float, float]:
     """(seconds of a first one-batch fit, which traces the step; images/s of the fastest of
-    `repeats` fits on the rest). `now` is the clock."""
+    `repeats` fits on the rest), in batches of `batch`. `now` is the clock."""
     t0 = now()
-    model.fit(x[:CAL_BATCH], y[:CAL_BATCH], batch_size=CAL_BATCH, epochs=1, verbose=0)
+    model.fit(x[:batch], y[:batch], batch_size=batch, epochs=1, verbose=0)
     startup = now() - t0
     fastest = float("inf")
     for _ in range(repeats):
         t0 = now()
-        model.fit(x[CAL_BATCH:], y[CAL_BATCH:], batch_size=CAL_BATCH, epochs=1, verbose=0)
+        model.fit(x[batch:], y[batch:], batch_size=batch, epochs=1, verbose=0)
         fastest = min(fastest, now() - t0)
-    return startup, (len(x) - CAL_BATCH) / fastest
+    return startup, (len(x) - batch) / fastest
 
 
 def _head_model(block=None):
@@ -133,20 +148,21 @@ def probe(model_name: str, augmentation: str | None, policy: str, plain: dict | 
     if augmentation and plain is None:
         plain = probe(model_name, None, policy)
     keras.mixed_precision.set_global_policy(policy)
+    batch = probe_batch(model_name)
     rng = np.random.default_rng(0)
-    x = rng.random((CAL_BATCH * (CAL_STEPS + 1), *models.INPUT_SHAPE), dtype="float32")
+    x = rng.random((batch * (CAL_STEPS + 1), *models.INPUT_SHAPE), dtype="float32")
     y = np.eye(models.NUM_CLASSES, dtype="float32")[rng.integers(0, models.NUM_CLASSES, len(x))]
     try:
         if augmentation:
             (_, head_rate), (startup, with_block) = (
-                fit_rate(_head_model(block), x, y)
+                fit_rate(_head_model(block), x, y, batch)
                 for block in (None, models.augmentation_block(config.AUGMENTATIONS[augmentation], seed=0)))
             block_rate = 1 / max(1 / with_block - 1 / head_rate, 1e-7)  # timing noise can make it negative
             return {**plain, "train_images_per_s": 1 / (1 / plain["train_images_per_s"] + 1 / block_rate),
                     "startup_s": plain["startup_s"] + startup, "augmentation_images_per_s": block_rate}
-        cfg = config.resolve("vgg" if model_name == "vgg" else "baseline", "smoke")
+        cfg = config.resolve(NETWORK_EXPERIMENT[model_name], "smoke")
         model = models.build_model(cfg, seed=0, steps_per_epoch=CAL_STEPS + 1)
-        startup, train = fit_rate(model, x, y)
+        startup, train = fit_rate(model, x, y, batch)
         xe, ye = np.resize(x, (EVAL_IMAGES, *models.INPUT_SHAPE)), np.resize(y, (EVAL_IMAGES, models.NUM_CLASSES))
         t0 = time.perf_counter()
         model.evaluate(xe[:500], ye[:500], batch_size=500, verbose=0)
@@ -170,7 +186,8 @@ def calibrate(backend: str, policy: str = "float32", log=print, probe=probe) -> 
     t0 = time.perf_counter()
     rates: dict = {}
     for name, (model, aug) in sorted(PROBES.items(), key=lambda item: item[1][1] is not None):  # plain ones first
-        rates[name] = probe(model, aug, policy, plain=rates.get(probe_name(model, None)))
+        rates[name] = {**probe(model, aug, policy, plain=rates.get(probe_name(model, None))),
+                       "batch_size": probe_batch(model)}
     rates["measured"] = time.strftime("%Y-%m-%d %H:%M")
     rates["calibration_seconds"] = round(time.perf_counter() - t0, 1)
     path = cache_file()

@@ -12,8 +12,8 @@ import pytest
 from experiments import config, console, estimate
 
 from conftest import ROOT
-RATES = {probe: {"train_images_per_s": 100.0, "eval_images_per_s": 1000.0, "startup_s": 5.0}
-         for probe in estimate.PROBES}
+RATES = {probe: {"train_images_per_s": 100.0, "eval_images_per_s": 1000.0, "startup_s": 5.0,
+                 "batch_size": estimate.probe_batch(model)} for probe, (model, _) in estimate.PROBES.items()}
 
 
 # --- the recipes ------------------------------------------------------------------------
@@ -96,10 +96,10 @@ def test_a_rate_is_the_fastest_of_repeated_fits_after_the_tracing_one():
         def fit(self, x, y, **kwargs):
             fits.append(len(x))
 
-    x = list(range(estimate.CAL_BATCH * (estimate.CAL_STEPS + 1)))
-    startup, rate = estimate.fit_rate(Model(), x, x, repeats=3, now=lambda: next(ticks))
-    assert startup == 7.0 and fits == [estimate.CAL_BATCH] + [estimate.CAL_BATCH * estimate.CAL_STEPS] * 3
-    assert rate == estimate.CAL_BATCH * estimate.CAL_STEPS / 2.0
+    x = list(range(64 * (estimate.CAL_STEPS + 1)))
+    startup, rate = estimate.fit_rate(Model(), x, x, 64, repeats=3, now=lambda: next(ticks))
+    assert startup == 7.0 and fits == [64] + [64 * estimate.CAL_STEPS] * 3
+    assert rate == 64 * estimate.CAL_STEPS / 2.0
 
 
 @pytest.mark.slow
@@ -116,6 +116,31 @@ def test_the_real_probe_times_a_network_and_adds_an_augmentation_block_to_it():
     assert strong["train_images_per_s"] == pytest.approx(1 / (1 / plain["train_images_per_s"] + 1 / block))
     # evaluation is the plain network's (augmentation is an identity there); start-up adds the block's tracing
     assert strong["eval_images_per_s"] == plain["eval_images_per_s"] and strong["startup_s"] > plain["startup_s"]
+
+
+def test_each_network_is_timed_at_its_recipes_batch_size():
+    assert estimate.probe_batch("baseline") == config.resolve("baseline", "full")["batch_size"] == 128
+    assert estimate.probe_batch("vgg") == config.resolve("vgg_aug", "full")["batch_size"] == 64
+
+
+def test_a_calibration_at_another_batch_size_is_measured_again(tmp_path, monkeypatch):
+    # A calibration from before entries recorded their batch timed everything at 128; so does one
+    # from before a recipe changed its batch. Either misprices the VGG net on a GPU.
+    monkeypatch.setenv("PW09_CACHE", str(tmp_path))
+    key = estimate.machine_key("tensorflow")
+    for vgg_entry in ({k: v for k, v in RATES["vgg"].items() if k != "batch_size"}, {**RATES["vgg"], "batch_size": 128}):
+        (tmp_path / "calibration.json").write_text(json.dumps({key: {**RATES, "vgg": vgg_entry}}))
+        assert estimate.cached("tensorflow") is None
+    (tmp_path / "calibration.json").write_text(json.dumps({key: RATES}))
+    assert estimate.cached("tensorflow") == RATES
+    calls = []
+    def probe(model, augmentation, policy, plain=None):
+        calls.append(model)
+        return {"train_images_per_s": 1.0, "eval_images_per_s": 2.0, "startup_s": 3.0}
+    (tmp_path / "calibration.json").write_text(json.dumps({key: {**RATES, "vgg": vgg_entry}}))
+    rates = estimate.calibrate("tensorflow", log=lambda _: None, probe=probe)
+    assert len(calls) == len(estimate.PROBES) and rates["vgg+flip"]["batch_size"] == 64 == rates["vgg"]["batch_size"]
+    assert estimate.cached("tensorflow") == rates
 
 
 def test_a_calibration_without_every_probe_is_measured_again(tmp_path, monkeypatch):
