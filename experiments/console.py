@@ -5,13 +5,15 @@ cuda drivers`, `E0000 … cuInit`, `NodeDef mentions attribute use_unbounded_thr
 and "rebuild TensorFlow with the appropriate compiler flags" straight to file descriptor
 2, some of them before `TF_CPP_MIN_LOG_LEVEL` is even read. `quiet()` therefore puts a
 filter on descriptor 2 itself: lines in that C++ log format are dropped, everything else
-(Python warnings, tracebacks, our own messages) passes through unchanged.
+(Python warnings, tracebacks, our own messages) passes through unchanged. One line of
+TensorFlow's Python log is dropped too (`RETRACING`); its other warnings pass.
 `--verbose` or `PW09_VERBOSE=1` leaves the terminal untouched.
 """
 
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import re
 import sys
@@ -23,7 +25,16 @@ NOISE = re.compile(
     rb"|WARNING: All log messages before absl::InitializeLog\(\) is called"
     rb"|To enable the following instructions: .* rebuild TensorFlow)"
 )
+# "5 out of the last 9 calls to <function …one_step_on_data_distributed> triggered tf.function
+# retracing. Tracing is expensive …": Keras gives each model its own predict function, and
+# TensorFlow counts the traces of all of them together, so a build that evaluates six models
+# printed this paragraph twice. Nothing retraces in a loop; it is advice to Keras' authors.
+RETRACING = "triggered tf.function retracing"
 _installed = False
+
+
+def _not_retracing(record: logging.LogRecord) -> bool:
+    return RETRACING not in record.getMessage()
 
 
 def verbose() -> bool:
@@ -47,6 +58,7 @@ def quiet(requested_verbose: bool = False) -> None:
     if _installed:
         return
     _installed = True
+    logging.getLogger("tensorflow").addFilter(_not_retracing)  # the logger TensorFlow's Python side writes to
     sys.stderr.flush()
     real = os.dup(2)
     read_end, write_end = os.pipe()

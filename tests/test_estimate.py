@@ -248,6 +248,9 @@ os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called a
 os.write(2, b"To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the appropriate compiler flags.\\n")
 import warnings; warnings.warn("a warning the user must see")
 print("error: one sentence", file=sys.stderr)
+import tensorflow as tf
+tf.get_logger().warning("5 out of the last 9 calls to <function f at 0x1> triggered tf.function retracing. Tracing is expensive")
+tf.get_logger().warning("a TensorFlow warning the user must see")
 """
 
 
@@ -258,7 +261,8 @@ def test_backend_chatter_is_filtered_but_warnings_and_errors_pass(verbose):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "a warning the user must see" in proc.stderr and "error: one sentence" in proc.stderr
-    chatter = ("cudart_stub", "cuInit", "absl::InitializeLog", "rebuild TensorFlow")
+    assert "a TensorFlow warning the user must see" in proc.stderr
+    chatter = ("cudart_stub", "cuInit", "absl::InitializeLog", "rebuild TensorFlow", "tf.function retracing")
     assert all((c in proc.stderr) == verbose for c in chatter), proc.stderr
 
 
