@@ -29,6 +29,7 @@ from .config import EXPERIMENTS, PROFILES
 from .data import CLASS_NAMES
 from .errors import ReportError
 from .html_guard import clean_html
+from .tables import html_table
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -61,48 +62,6 @@ def curve_facts(metrics: dict) -> dict:
         "gap": metrics["train_accuracy"] - metrics["test_accuracy"],
         "epochs": len(test_loss),
     }
-
-
-NO_RESULTS = "<p class='missing'>No results yet.</p>"
-
-
-def html_table(df, classes: str = "results", align: str | None = None) -> str:
-    """`df` as an HTML table (pandas' Styler), cells escaped unless they are `markupsafe.Markup`.
-
-    `align` gives one letter per column ("l", "r" or "c"); by default the first column is
-    left-aligned and the others right-aligned. Each body cell carries its side as a class
-    (`left`, `right`, `center`, as style.css expects), each heading the same alignment.
-    An empty frame gives the "No results yet." paragraph.
-    """
-    import hashlib
-
-    import markupsafe
-    import pandas as pd
-
-    if df.empty:
-        return NO_RESULTS
-    align = align or "l" + "r" * (len(df.columns) - 1)
-    side = dict(zip(df.columns, ({"l": "left", "r": "right", "c": "center"}[a] for a in align)))
-    body = df.map(markupsafe.escape)
-    # Ids are derived from the content, so the same results render to the same bytes.
-    uuid = hashlib.sha256(f"{classes}|{body.to_json()}".encode()).hexdigest()[:10]
-    return (body.style.hide(axis="index").set_uuid(uuid).set_table_attributes(f'class="{classes}"')
-            .set_td_classes(pd.DataFrame([list(side.values())] * len(df), columns=df.columns, index=df.index))
-            .map_index(lambda col: f"text-align: {side[col]}", axis="columns")
-            .format_index(escape="html", axis="columns")
-            .to_html(cell_ids=False))
-
-
-def facts_table(visuals: dict, exp: str) -> str:
-    """HTML table of the per-layer activation facts of one model."""
-    import pandas as pd
-
-    model = visuals["models"][exp]
-    rows = [{"Layer": name, "Type": f["type"].upper(), "Output shape": " × ".join(map(str, f["shape"])),
-             "Zero values": pct(f["zero_fraction"]), "Silent channels": f"{f['dead_channels']} / {f['shape'][-1]}",
-             "Mean": num(f["mean"], 3), "Max": num(f["max"], 3)}
-            for name in model["layers"] for f in [model["facts"][name]]]
-    return html_table(pd.DataFrame(rows), "results facts", "llrrrrr")
 
 
 def results_table(results: dict, names: list[str], mirror: bool = False) -> str:
@@ -488,7 +447,6 @@ def build_context(results: dict, problems: dict, figures: dict, visuals: dict, p
         "comparison_table": lambda names, base: comparison_table(
             claims, results, names, base, S["ex1"].get("claims") if base == "baseline" else None),
         "overfitting_table": lambda names: overfitting_table(results, names),
-        "facts_table": lambda exp: facts_table(visuals, exp),
         "has": lambda *names: all(n in results for n in names),
         "total_train_seconds": sum(sum(r["per_seed"]["train_seconds"]) for r in results.values()),
         "num": num, "pct": pct, "pts": pts,

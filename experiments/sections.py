@@ -22,6 +22,7 @@ from .claims import ClaimBook
 from .config import AUGMENTATIONS, DEFAULT_IMAGE_INDEX, EXPERIMENTS, resolve
 from .data import CLASS_NAMES
 from .formats import article, bold, join_and, num, pct, points, pts, thousands
+from .tables import html_table
 
 # Each conclusion the prose states in its own words: the profiles whose prose asserts it
 # (and whose data may contradict it), and the prose's words for it, which a --strict
@@ -513,7 +514,8 @@ def activity_table(visuals: Mapping, exp: str) -> str | None:
             s = second["facts"][n]
             row.update({"Zeros (2nd)": pct(s["zero_fraction"]), "Most active (2nd)": leading(s, "most_active")})
         rows.append(row)
-    return pd.DataFrame(rows).to_html(index=False, classes="results facts", border=0, escape=True)
+    df = pd.DataFrame(rows)
+    return html_table(df, "results facts", "lllrrll" + "rl" * (len(df.columns) > 7))
 
 
 def ex2_deep(claims: ClaimBook, visuals: Mapping) -> dict:
@@ -805,7 +807,7 @@ def layer_table(analysis: Mapping, model: str) -> str | None:
                if r.get("receptive_field") and kinds[r["type"]] != "dense" else "—"),
         "MACs": thousands(r["macs"]) if r.get("macs") else "—",
     } for r in rows])
-    return df.to_html(index=False, classes="results layers", border=0, escape=True)
+    return html_table(df, "results layers", "lllrrr")
 
 
 def paper_table(analysis: Mapping) -> str | None:
@@ -822,7 +824,7 @@ def paper_table(analysis: Mapping) -> str | None:
 
     df = pd.DataFrame([{"Network": r["model"], "Top-1 error": err(r.get("top1")), "Top-5 error": err(r.get("top5")),
                         "Source": r.get("table", "")} for r in rows])
-    return df.to_html(index=False, classes="results paper-results", border=0, escape=True)
+    return html_table(df, "results paper-results", "lrrl")
 
 
 POLICY_WORDS = {"float32": "float32", "mixed_bfloat16": "mixed precision (bfloat16 arithmetic, float32 weights)"}

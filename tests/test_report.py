@@ -504,6 +504,25 @@ def test_the_paper_table_and_its_sentence_agree(results_full):
     assert "not reproduced" not in text and 'id="tab-ex4-paper"' in page
 
 
+def test_every_data_table_aligns_its_headings_with_its_cells(results_full):
+    # pandas' plain to_html right-aligned every heading above left-aligned cells (Table 7, the
+    # VGG net's layers, and the activation and paper tables); each column now has one side.
+    from conftest import fake_analysis
+
+    page, _ = _render_profile(results_full, "full", strict=False, analysis=fake_analysis(results_full))
+    assert 'style="text-align: right;"' not in page
+    tables = re.findall(r'<style type="text/css">([^<]*)</style>\s*<table id="T_\w+" class="results ?([^"]*)">(.*?)</table>',
+                        page, re.S)
+    assert {"layers", "facts", "paper-results", ""} <= {kind for _, kind, _ in tables}
+    for style, kind, table in tables:
+        heading = {col: side for selectors, side in re.findall(r"([^{}]+){\s*text-align: (\w+);", style)
+                   for col in re.findall(r"_level0_col(\d+)\b", selectors)}
+        cells = re.findall(r'class="data row\d+ col(\d+) (\w+)"', table)
+        assert cells and heading and all(heading[col] == side for col, side in cells), (kind, heading, cells[:8])
+    layers = next(table for _, kind, table in tables if kind == "layers")
+    assert re.search(r'col3 right" >\d{1,3},\d{3}<', layers)  # parameter counts right-aligned under their heading
+
+
 # One case per claim the full-profile prose asserts: fixture results that contradict that claim
 # (other claims may fall with it), the conclusion it states, and pooling layers whose share of
 # zeros is raised in the visualised Exercise-1 model.
