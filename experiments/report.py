@@ -498,7 +498,13 @@ def render_html(results: dict, problems: dict, figures: dict, visuals: dict, pro
         raise
     page = numbering.resolve_refs(page)
     claims.check_strict()
-    return page, claims
+    return unit_spaces(page), claims
+
+
+def unit_spaces(page: str) -> str:
+    """A no-break space between a number and its unit ("%", "point", "points"), so that a
+    line never starts with the unit: the PDF broke "80.0–85.0 %" before its "%"."""
+    return re.sub(r"(\d) (%|points?\b)", "\\1\u00a0\\2", page)
 
 
 # --- PDF ----------------------------------------------------------------------------------

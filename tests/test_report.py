@@ -176,6 +176,13 @@ def test_nothing_renders_as_nan_none_or_template_syntax(fixture, request):
     assert not re.search(r"[a-z%)]\.[A-Z][a-z]", text)
 
 
+def test_a_number_and_its_unit_stay_on_one_line(results_three_seeds):
+    # The PDF broke "80.0–85.0 %" before its "%"; a no-break space joins them everywhere.
+    page, _ = render(results_three_seeds)
+    assert not re.search(r"\d (%|points?\b)", page)
+    assert re.search(r"\d\u00a0%", page) and re.search(r"\d\u00a0points\b", page)
+
+
 def test_three_seeds_render_spread_and_intervals(results_three_seeds):
     page, claims = render(results_three_seeds)
     text = text_of(page)
