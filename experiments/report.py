@@ -498,13 +498,15 @@ def render_html(results: dict, problems: dict, figures: dict, visuals: dict, pro
         raise
     page = numbering.resolve_refs(page)
     claims.check_strict()
-    return unit_spaces(page), claims
+    return typeset(page), claims
 
 
-def unit_spaces(page: str) -> str:
+def typeset(page: str) -> str:
     """A no-break space between a number and its unit ("%", "point", "points"), so that a
-    line never starts with the unit: the PDF broke "80.0–85.0 %" before its "%"."""
-    return re.sub(r"(\d) (%|points?\b)", "\\1\u00a0\\2", page)
+    line never starts with the unit (the PDF broke "80.0–85.0 %" before its "%"), and a
+    minus sign, not a hyphen, in front of a negative number ("−1.6 points")."""
+    page = re.sub(r"(\d) (%|points?\b)", "\\1\u00a0\\2", page)
+    return re.sub(r"(?<![\w.-])-(?=\d)", "\u2212", page)
 
 
 # --- PDF ----------------------------------------------------------------------------------

@@ -176,11 +176,15 @@ def test_nothing_renders_as_nan_none_or_template_syntax(fixture, request):
     assert not re.search(r"[a-z%)]\.[A-Z][a-z]", text)
 
 
-def test_a_number_and_its_unit_stay_on_one_line(results_three_seeds):
+def test_numbers_are_typeset_units_on_their_line_and_minus_signs(results_full):
     # The PDF broke "80.0–85.0 %" before its "%"; a no-break space joins them everywhere.
-    page, _ = render(results_three_seeds)
+    page, _ = render(results_full)
     assert not re.search(r"\d (%|points?\b)", page)
     assert re.search(r"\d\u00a0%", page) and re.search(r"\d\u00a0points\b", page)
+    # and a negative number has a minus sign, not a hyphen; dates and names keep theirs
+    assert re.search(r"CI \u22120\.\d to", page) and not re.search(r"[\s(>]-\d", page)
+    assert report.typeset("on 2026-12-05, conv1-2, 3e-3 and (-1.5 or -2 %)") == \
+        "on 2026-12-05, conv1-2, 3e-3 and (\u22121.5 or \u22122\u00a0%)"
 
 
 def test_three_seeds_render_spread_and_intervals(results_three_seeds):
@@ -445,8 +449,9 @@ def test_the_full_fixture_passes_strict_and_asserts_conclusions(results_full):
     # Appendix B: each asserted row gives the prose's words, the expectation and what the data shows.
     appendix = text[text.index("Asserted in the prose and checked"):]
     for c in asserted:
-        assert f"{c.where} {c.id} {c.expected} {c.found} {c.text}" in appendix, c.id
-    assert appendix.index("Worded by the data") > max(appendix.index(c.text) for c in asserted)
+        assert text_of(report.typeset(f"<body>{c.where} {c.id} {c.expected} {c.found} {c.text}")) in appendix, c.id
+    assert appendix.index("Worded by the data") > max(appendix.index(text_of(report.typeset(f"<body>{c.text}")))
+                                                      for c in asserted)
     # The Exercise-3 recipe is stated from the results.
     assert "AdamW" in text and "0.003" in text and "label smoothing 0.1" in text
     # Trainable and non-trainable parameters apart; the baseline's receptive fields.
@@ -618,7 +623,7 @@ def test_section_3_says_what_mirror_averaging_did_to_exercise_1s_runs():
                   "aug_shift": [(0.64, 0.68, -0.004)], "aug_strong": [(0.61, 0.64, 0.005)],
                   "vgg": [(0.78, 0.90)], "vgg_aug": [(0.82, 0.86)]}
     text = text_of(render(fake_results(accuracies))[0])
-    assert ("mirror averaging changes the test accuracy of its 4 runs by -0.4 points (aug_shift) to "
+    assert ("mirror averaging changes the test accuracy of its 4 runs by \u22120.4 points (aug_shift) to "
             "+2.0 points (baseline).") in text
     same = {n: [(t, tr, 0.007)] if n.startswith("a") or n == "baseline" else v
             for n, v in accuracies.items() for (t, tr, *_) in v}
