@@ -504,9 +504,14 @@ def render_html(results: dict, problems: dict, figures: dict, visuals: dict, pro
 def typeset(page: str) -> str:
     """A no-break space between a number and its unit ("%", "point", "points"), so that a
     line never starts with the unit (the PDF broke "80.0–85.0 %" before its "%"), and a
-    minus sign, not a hyphen, in front of a negative number ("−1.6 points")."""
-    page = re.sub(r"(\d) (%|points?\b)", "\\1\u00a0\\2", page)
-    return re.sub(r"(?<![\w.-])-(?=\d)", "\u2212", page)
+    minus sign, not a hyphen, in front of a negative number ("−1.6 points"). Only text is
+    touched: tags, and the stylesheets with their own numbers, pass as they are."""
+    def text(piece: str) -> str:
+        piece = re.sub(r"(\d) (%|points?\b)", "\\1\u00a0\\2", piece)
+        return re.sub(r"(?<![\w.-])-(?=\d)", "\u2212", piece)
+
+    pieces = re.split(r"(<style\b.*?</style>|<[^>]*>)", page, flags=re.S)
+    return "".join(piece if i % 2 else text(piece) for i, piece in enumerate(pieces))
 
 
 # --- PDF ----------------------------------------------------------------------------------

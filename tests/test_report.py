@@ -185,6 +185,8 @@ def test_numbers_are_typeset_units_on_their_line_and_minus_signs(results_full):
     assert re.search(r"CI \u22120\.\d to", page) and not re.search(r"[\s(>]-\d", page)
     assert report.typeset("on 2026-12-05, conv1-2, 3e-3 and (-1.5 or -2 %)") == \
         "on 2026-12-05, conv1-2, 3e-3 and (\u22121.5 or \u22122\u00a0%)"
+    css = '<style>\np { margin:-1px; width: 5 %; }\n</style><p title="-3 points">-3 points</p>'
+    assert report.typeset(css) == css.replace(">-3 points<", ">\u22123\u00a0points<")
 
 
 def test_three_seeds_render_spread_and_intervals(results_three_seeds):
