@@ -1,9 +1,9 @@
 """How long each run of a build will take here: a short calibration, cached per machine.
 
 `calibrate()` times a few training steps (in batches of the network's recipe) and one
-evaluation of each network, and a few steps of each augmentation an experiment gives it, on random arrays (about a minute on two
-CPU cores, once per machine, backend and precision policy), and caches the
-rates in `~/.cache/pw09/calibration.json` (`PW09_CACHE` moves it).
+evaluation of each network, and a few steps of each augmentation an experiment gives it,
+on random arrays (about a minute on two CPU cores, once per machine, backend and precision
+policy), and caches the rates in `~/.cache/pw09/calibration.json` (`PW09_CACHE` moves it).
 `policy_for()` picks the precision policy a run trains with from those rates.
 `observe()` corrects a rate from a finished run's real epochs, and times the policies
 again where those epochs show that the calibration ran under other conditions. `seconds()` turns a
@@ -46,13 +46,6 @@ PROBES = {probe_name(e["model"], e["augmentation"]): (e["model"], e["augmentatio
           for e in config.EXPERIMENTS.values()}
 # The experiment whose settings a network is timed with: the first one that trains it.
 NETWORK_EXPERIMENT = {e["model"]: name for name, e in reversed(config.EXPERIMENTS.items())}
-
-
-def probe_batch(model_name: str) -> int:
-    """The batch size a network trains with in its recipe, which is the one it is timed at: on a
-    GPU a small batch runs fewer images per second than a large one."""
-    return config.resolve(NETWORK_EXPERIMENT[model_name], "smoke")["batch_size"]
-
 LONG_CPU_BUILD = 3600.0  # above this, the plan suggests --profile quick or a GPU
 
 # The precision policies a run may train with. The mixed one computes in bfloat16 and
@@ -60,6 +53,12 @@ LONG_CPU_BUILD = 3600.0  # above this, the plan suggests --profile quick or a GP
 # project has checked for accuracy on the full data (README, "Mixed precision").
 MIXED = "mixed_bfloat16"
 POLICIES = ("float32", MIXED)
+
+
+def probe_batch(model_name: str) -> int:
+    """The batch size a network trains with in its recipe, which is the one it is timed at: on a
+    GPU a small batch runs fewer images per second than a large one."""
+    return config.resolve(NETWORK_EXPERIMENT[model_name], "smoke")["batch_size"]
 
 
 def cache_file() -> Path:
@@ -96,7 +95,8 @@ def cached(backend: str, policy: str = "float32") -> dict | None:
     # so is one that timed a network at another batch size than its recipe's now.
     if not isinstance(rates, dict) or not set(PROBES) <= set(rates):
         return None
-    stale = any(rates[name].get("batch_size", OLD_CAL_BATCH) != probe_batch(model) for name, (model, _) in PROBES.items())
+    stale = any(rates[name].get("batch_size", OLD_CAL_BATCH) != probe_batch(model)
+                for name, (model, _) in PROBES.items())
     return None if stale else rates
 
 
