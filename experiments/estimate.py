@@ -15,6 +15,7 @@ cache needs no TensorFlow, so `invoke list` shows the same estimates for free.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import time
@@ -25,12 +26,20 @@ from . import atomic, config
 
 TRAIN_IMAGES, TEST_IMAGES = 50_000, 10_000  # CIFAR-10's splits; a profile's None means all
 CAL_STEPS, EVAL_IMAGES = 3, 1_000
-# Calibrations before each entry recorded its batch size timed every network in batches of 128.
-OLD_CAL_BATCH = 128
-# Each rate is the best of this many timed fits of CAL_STEPS steps. Other processes only ever
-# slow a fit down, so the fastest is the machine's (timeit's minimum, for the same reason). One
-# fit alone measured the VGG net in mixed_bfloat16 at 149 to 296 images/s on the same 2-core
-# Zen 4 within an hour, and float32 at 148 to 208: enough to pick the slower policy.
+# A timed fit of CAL_STEPS steps that takes less than MIN_FIT_SECONDS is timed again with more,
+# at most CAL_MAX_STEPS (`fit_rate`).
+MIN_FIT_SECONDS, CAL_MAX_STEPS = 1.0, 32
+# How the rates were timed (`fit_rate`): 2, fits of about MIN_FIT_SECONDS or more (2026-12-05); 1,
+# fits of CAL_STEPS steps whatever they lasted, which priced the baseline at 0.66 times the speed
+# of its real epochs. Entries record it and their batch size (`conditions`), and an entry timed
+# under other conditions than today's is measured again. Entries from before they recorded either
+# were timed by method 1 in batches of 128.
+CAL_METHOD = 2
+OLD_CONDITIONS = {"batch_size": 128, "method": 1}
+# Each rate is the best of this many timed fits. Other processes only ever slow a fit down, so
+# the fastest is the machine's (timeit's minimum, for the same reason). One fit alone measured
+# the VGG net in mixed_bfloat16 at 149 to 296 images/s on the same 2-core Zen 4 within an hour,
+# and float32 at 148 to 208: enough to pick the slower policy.
 CAL_REPEATS = 3
 
 
@@ -59,6 +68,12 @@ def probe_batch(model_name: str) -> int:
     """The batch size a network trains with in its recipe, which is the one it is timed at: on a
     GPU a small batch runs fewer images per second than a large one."""
     return config.resolve(NETWORK_EXPERIMENT[model_name], "smoke")["batch_size"]
+
+
+def conditions(model_name: str) -> dict:
+    """What a network's calibrated rates depend on besides the machine: the batch it was timed
+    at and how it was timed. Each cached entry records them."""
+    return {"batch_size": probe_batch(model_name), "method": CAL_METHOD}
 
 
 def cache_file() -> Path:
@@ -92,26 +107,41 @@ def cached(backend: str, policy: str = "float32") -> dict | None:
     except (OSError, ValueError, AttributeError):
         return None
     # A calibration that lacks a probe (an older version's, or a new experiment's) is none, and
-    # so is one that timed a network at another batch size than its recipe's now.
+    # so is one that timed a network at another batch size than its recipe's now, or otherwise.
     if not isinstance(rates, dict) or not set(PROBES) <= set(rates):
         return None
-    stale = any(rates[name].get("batch_size", OLD_CAL_BATCH) != probe_batch(model)
+    stale = any({key: rates[name].get(key, old) for key, old in OLD_CONDITIONS.items()} != conditions(model)
                 for name, (model, _) in PROBES.items())
     return None if stale else rates
 
 
 def fit_rate(model, x, y, batch: int, repeats: int = CAL_REPEATS, now=time.perf_counter) -> tuple[float, float]:
     """(seconds of a first one-batch fit, which traces the step; images/s of the fastest of
-    `repeats` fits on the rest), in batches of `batch`. `now` is the clock."""
+    `repeats` fits), in batches of `batch`. `now` is the clock.
+
+    A fit has CAL_STEPS steps. Where those take under MIN_FIT_SECONDS, the fits are timed
+    again with as many steps as would fill MIN_FIT_SECONDS at their pace (at most what `x`
+    holds): each `fit` call costs a fixed time besides its steps (its data adapter, iterator
+    and callbacks, about 50 ms on two CPU cores), which an epoch of hundreds of steps pays
+    once. Three of the baseline's steps take about 0.1 s, and they priced it at 0.66 times
+    the speed of its real epochs in mixed_bfloat16."""
+    def fastest(n: int) -> float:
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = now()
+            model.fit(x[:n], y[:n], batch_size=batch, epochs=1, verbose=0)
+            best = min(best, now() - t0)
+        return best
+
     t0 = now()
     model.fit(x[:batch], y[:batch], batch_size=batch, epochs=1, verbose=0)
     startup = now() - t0
-    fastest = float("inf")
-    for _ in range(repeats):
-        t0 = now()
-        model.fit(x[batch:], y[batch:], batch_size=batch, epochs=1, verbose=0)
-        fastest = min(fastest, now() - t0)
-    return startup, (len(x) - batch) / fastest
+    steps = CAL_STEPS
+    seconds = fastest(steps * batch)
+    if seconds < MIN_FIT_SECONDS and len(x) > steps * batch:
+        steps = min(math.ceil(steps * MIN_FIT_SECONDS / max(seconds, 1e-9)), len(x) // batch)
+        seconds = fastest(steps * batch)
+    return startup, steps * batch / seconds
 
 
 def _head_model(block=None):
@@ -150,7 +180,7 @@ def probe(model_name: str, augmentation: str | None, policy: str, plain: dict | 
     keras.mixed_precision.set_global_policy(policy)
     batch = probe_batch(model_name)
     rng = np.random.default_rng(0)
-    x = rng.random((batch * (CAL_STEPS + 1), *models.INPUT_SHAPE), dtype="float32")
+    x = rng.random((batch * CAL_MAX_STEPS, *models.INPUT_SHAPE), dtype="float32")
     y = np.eye(models.NUM_CLASSES, dtype="float32")[rng.integers(0, models.NUM_CLASSES, len(x))]
     try:
         if augmentation:
@@ -161,7 +191,7 @@ def probe(model_name: str, augmentation: str | None, policy: str, plain: dict | 
             return {**plain, "train_images_per_s": 1 / (1 / plain["train_images_per_s"] + 1 / block_rate),
                     "startup_s": plain["startup_s"] + startup, "augmentation_images_per_s": block_rate}
         cfg = config.resolve(NETWORK_EXPERIMENT[model_name], "smoke")
-        model = models.build_model(cfg, seed=0, steps_per_epoch=CAL_STEPS + 1)
+        model = models.build_model(cfg, seed=0, steps_per_epoch=CAL_MAX_STEPS)
         startup, train = fit_rate(model, x, y, batch)
         xe, ye = np.resize(x, (EVAL_IMAGES, *models.INPUT_SHAPE)), np.resize(y, (EVAL_IMAGES, models.NUM_CLASSES))
         t0 = time.perf_counter()
@@ -186,8 +216,7 @@ def calibrate(backend: str, policy: str = "float32", log=print, probe=probe) -> 
     t0 = time.perf_counter()
     rates: dict = {}
     for name, (model, aug) in sorted(PROBES.items(), key=lambda item: item[1][1] is not None):  # plain ones first
-        rates[name] = {**probe(model, aug, policy, plain=rates.get(probe_name(model, None))),
-                       "batch_size": probe_batch(model)}
+        rates[name] = {**probe(model, aug, policy, plain=rates.get(probe_name(model, None))), **conditions(model)}
     rates["measured"] = time.strftime("%Y-%m-%d %H:%M")
     rates["calibration_seconds"] = round(time.perf_counter() - t0, 1)
     path = cache_file()

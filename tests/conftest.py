@@ -188,7 +188,7 @@ def calibration_table(train_images_per_s: dict, backends=("tensorflow",)) -> dic
     """A calibration cache's contents: every probe at the given training rate per policy."""
     return {estimate.machine_key(b, policy): {
         probe: {"train_images_per_s": rate, "eval_images_per_s": 5 * rate, "startup_s": 2.0,
-                "batch_size": estimate.probe_batch(model)} for probe, (model, _) in estimate.PROBES.items()}
+                **estimate.conditions(model)} for probe, (model, _) in estimate.PROBES.items()}
             for b in backends for policy, rate in train_images_per_s.items()}
 
 

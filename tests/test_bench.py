@@ -67,7 +67,7 @@ def test_bench_smoke_writes_positive_ratios(cached_build, tmp_path):
     def probe(name, base, vgg):  # the plain baseline twice as fast as an augmented one
         rate = vgg if name.startswith("vgg") else base * (2 if name == "baseline" else 1)
         return {"train_images_per_s": rate, "eval_images_per_s": 4 * rate,
-                "batch_size": estimate.probe_batch(estimate.PROBES[name][0])}
+                **estimate.conditions(estimate.PROBES[name][0])}
 
     calibration = {estimate.machine_key(keras_backend(), policy): {
         **{name: probe(name, base, vgg) for name in estimate.PROBES}, "measured": "test"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from experiments import config, console, estimate
 
 from conftest import ROOT
 RATES = {probe: {"train_images_per_s": 100.0, "eval_images_per_s": 1000.0, "startup_s": 5.0,
-                 "batch_size": estimate.probe_batch(model)} for probe, (model, _) in estimate.PROBES.items()}
+                 **estimate.conditions(model)} for probe, (model, _) in estimate.PROBES.items()}
 
 
 # --- the recipes ------------------------------------------------------------------------
@@ -88,18 +89,52 @@ def test_calibration_times_every_probe_and_evaluates_each_network_once(tmp_path,
     assert estimate.cached("tensorflow") == rates
 
 
-def test_a_rate_is_the_fastest_of_repeated_fits_after_the_tracing_one():
-    ticks = iter([0.0, 7.0,  10.0, 15.0,  20.0, 22.0,  30.0, 34.0])  # trace 7 s; fits of 5, 2 and 4 s
-    fits = []
+def _timed_fits(seconds: list[float]):
+    """A model whose fits take `seconds` in turn on a fake clock, and the sizes it was fitted on."""
+    clock, sizes = [0.0], []
+    durations = iter(seconds)
 
     class Model:
         def fit(self, x, y, **kwargs):
-            fits.append(len(x))
+            sizes.append(len(x))
+            clock[0] += next(durations)
 
-    x = list(range(64 * (estimate.CAL_STEPS + 1)))
-    startup, rate = estimate.fit_rate(Model(), x, x, 64, repeats=3, now=lambda: next(ticks))
-    assert startup == 7.0 and fits == [64] + [64 * estimate.CAL_STEPS] * 3
+    return Model(), sizes, lambda: clock[0]
+
+
+def test_a_rate_is_the_fastest_of_repeated_fits_after_the_tracing_one():
+    # Tracing 7 s; fits of CAL_STEPS batches in 5, 2 and 4 s, all longer than MIN_FIT_SECONDS.
+    model, sizes, now = _timed_fits([7.0, 5.0, 2.0, 4.0])
+    x = list(range(64 * estimate.CAL_MAX_STEPS))
+    startup, rate = estimate.fit_rate(model, x, x, 64, repeats=3, now=now)
+    assert startup == 7.0 and sizes == [64] + [64 * estimate.CAL_STEPS] * 3
     assert rate == 64 * estimate.CAL_STEPS / 2.0
+
+
+def test_short_fits_are_timed_again_with_more_steps():
+    # A fit pays a fixed time besides its steps (here 0.05 s, against 0.02 s a step), which a
+    # short fit's rate would count as the steps': CAL_STEPS steps take 0.11 s. The fits are
+    # timed again with as many steps as would fill MIN_FIT_SECONDS at that pace, and no more
+    # than `x` holds.
+    step, fixed = 0.02, 0.05
+    x = list(range(64 * estimate.CAL_MAX_STEPS))
+    clock, sizes = [0.0], []
+
+    class Model:
+        def fit(self, x, y, batch_size, **kwargs):
+            sizes.append(len(x))
+            clock[0] += fixed + step * len(x) / batch_size
+
+    _, rate = estimate.fit_rate(Model(), x, x, 64, repeats=2, now=lambda: clock[0])
+    steps = sizes[-1] // 64
+    assert sizes[1:3] == [64 * estimate.CAL_STEPS] * 2 and len(sizes) == 5 and steps <= estimate.CAL_MAX_STEPS
+    short = fixed + step * estimate.CAL_STEPS
+    assert steps == min(math.ceil(estimate.CAL_STEPS * estimate.MIN_FIT_SECONDS / short), estimate.CAL_MAX_STEPS) > 10
+    assert rate == pytest.approx(64 / (step + fixed / steps)) and rate > 0.9 * 64 / step
+    # Where `x` holds fewer batches, the fits use them all.
+    sizes.clear()
+    estimate.fit_rate(Model(), x[:64 * 8], x[:64 * 8], 64, repeats=2, now=lambda: clock[0])
+    assert sizes[-1] == 64 * 8
 
 
 @pytest.mark.slow
@@ -123,12 +158,15 @@ def test_each_network_is_timed_at_its_recipes_batch_size():
     assert estimate.probe_batch("vgg") == config.resolve("vgg_aug", "full")["batch_size"] == 64
 
 
-def test_a_calibration_at_another_batch_size_is_measured_again(tmp_path, monkeypatch):
+def test_a_calibration_at_another_batch_size_or_by_another_method_is_measured_again(tmp_path, monkeypatch):
     # A calibration from before entries recorded their batch timed everything at 128; so does one
-    # from before a recipe changed its batch. Either misprices the VGG net on a GPU.
+    # from before a recipe changed its batch. Either misprices the VGG net on a GPU. One from
+    # before entries recorded their method timed short fits whole, which priced the baseline low.
     monkeypatch.setenv("PW09_CACHE", str(tmp_path))
     key = estimate.machine_key("tensorflow")
-    for vgg_entry in ({k: v for k, v in RATES["vgg"].items() if k != "batch_size"}, {**RATES["vgg"], "batch_size": 128}):
+    unrecorded = {k: v for k, v in RATES["vgg"].items() if k not in estimate.OLD_CONDITIONS}
+    for vgg_entry in (unrecorded, {**unrecorded, "batch_size": 64}, {**RATES["vgg"], "batch_size": 128},
+                      {**RATES["vgg"], "method": 1}):
         (tmp_path / "calibration.json").write_text(json.dumps({key: {**RATES, "vgg": vgg_entry}}))
         assert estimate.cached("tensorflow") is None
     (tmp_path / "calibration.json").write_text(json.dumps({key: RATES}))
@@ -140,6 +178,7 @@ def test_a_calibration_at_another_batch_size_is_measured_again(tmp_path, monkeyp
     (tmp_path / "calibration.json").write_text(json.dumps({key: {**RATES, "vgg": vgg_entry}}))
     rates = estimate.calibrate("tensorflow", log=lambda _: None, probe=probe)
     assert len(calls) == len(estimate.PROBES) and rates["vgg+flip"]["batch_size"] == 64 == rates["vgg"]["batch_size"]
+    assert all(rates[name]["method"] == estimate.CAL_METHOD for name in estimate.PROBES)
     assert estimate.cached("tensorflow") == rates
 
 
