@@ -122,7 +122,7 @@ def fit_rate(model, x, y, batch: int, repeats: int = CAL_REPEATS, now=time.perf_
     A fit has CAL_STEPS steps. Where those take under MIN_FIT_SECONDS, the fits are timed
     again with as many steps as would fill MIN_FIT_SECONDS at their pace (at most what `x`
     holds): each `fit` call costs a fixed time besides its steps (its data adapter, iterator
-    and callbacks, about 50 ms on two CPU cores), which an epoch of hundreds of steps pays
+    and callbacks, about 40 ms on two CPU cores), which an epoch of hundreds of steps pays
     once. Three of the baseline's steps take about 0.1 s, and they priced it at 0.66 times
     the speed of its real epochs in mixed_bfloat16."""
     def fastest(n: int) -> float:
