@@ -104,7 +104,8 @@ def learning_rate(cfg: dict, steps_per_epoch: int):
 
 def build_model(cfg: dict, seed: int | None = None, steps_per_epoch: int = 1) -> keras.Model:
     """Build and compile the network a resolved experiment configuration describes."""
-    model = BUILDERS[cfg["model"]](augmentation=cfg["augmentation_layers"] or None, seed=seed)
+    extra = {"dropout": cfg["dropout"]} if "dropout" in cfg else {}
+    model = BUILDERS[cfg["model"]](augmentation=cfg["augmentation_layers"] or None, seed=seed, **extra)
     lr = learning_rate(cfg, steps_per_epoch)
     if cfg["optimizer"] == "adamw":
         optimizer = keras.optimizers.AdamW(learning_rate=lr, weight_decay=cfg["weight_decay"])

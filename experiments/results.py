@@ -46,6 +46,7 @@ def aggregate(runs_metrics: list[dict], histories: list[list[dict]], cfg: dict) 
         "schedule": cfg.get("schedule", "constant"),
         "warmup_epochs": cfg.get("warmup_epochs", 0),
         "label_smoothing": cfg.get("label_smoothing", 0.0),
+        "dropout": cfg.get("dropout"),
         "loss": cfg["loss"],
         "seed": first["seed"],
         "seeds": [r["seed"] for r in runs_metrics],

@@ -284,3 +284,10 @@ def test_mirror_accuracy_averages_each_image_with_its_left_right_mirror():
     # would leave all three predictions as they are, and the first accuracy at 2/3.
     assert train.mirror_accuracy(model, images, eye[[1, 1, 1]]) == 1.0
     assert train.mirror_accuracy(model, images, eye[[0, 1, 1]]) == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("name, rate", [("vgg", 0.2), ("vgg_aug", 0.1)])
+def test_the_built_vgg_net_drops_at_its_experiments_rate(name, rate):
+    model = models.build_model(config.resolve(name, "smoke"), seed=0)
+    rates = [layer.rate for layer in model.layers if layer.__class__.__name__ == "Dropout"]
+    assert rates == [rate] * 5

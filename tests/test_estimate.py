@@ -27,6 +27,10 @@ def test_exercise1_keeps_the_assignment_settings_and_exercise3_gets_the_fast_rec
     deep = config.resolve("vgg_aug", "full")
     assert deep["recipe"] == "fast" and deep["optimizer"] == "adamw" and deep["schedule"] == "warmup_cosine"
     assert deep["epochs"] <= 15 and deep["label_smoothing"] > 0 and deep["weight_decay"] > 0
+    # The VGG net keeps the assignment's dropout without augmentation and gets less with flips;
+    # the baseline has no Dropout layer and names no rate.
+    assert (config.resolve("vgg", "full")["dropout"], deep["dropout"]) == (0.2, 0.1)
+    assert "dropout" not in base
     # the recipe is part of the run key: changing it retrains
     changed = dict(deep, learning_rate=deep["learning_rate"] / 2)
     assert config.config_hash(changed) != config.config_hash(deep)

@@ -648,3 +648,19 @@ def test_section_3_gives_the_vgg_recipes_batch_size_and_its_reason_only_when_it_
     text = text_of(render(same)[0])
     assert f"batches of 128 and {epochs}. The reasons" in text
     assert "Batches of 128 instead" not in text and "Exercise 1's 128 make" not in text and "the batch size (" not in text
+
+
+def test_section_3_states_each_runs_dropout_rate_and_that_the_two_runs_differ_in_it(results_one_seed):
+    assert (results_one_seed["vgg"]["dropout"], results_one_seed["vgg_aug"]["dropout"]) == (0.2, 0.1)
+    text = text_of(render(results_one_seed)[0])
+    assert ("Each dropout sets 20 % of its inputs to zero while training the run without augmentation (the "
+            "assignment's rate), and 10 % in the run with flips.") in text
+    assert "measures the flips and the dropout rate together" in text
+    assert "Augmentation on the deep network with less dropout, expected to narrow" in text
+    same = {n: {**r, "dropout": 0.2} if n.startswith("vgg") else r for n, r in results_one_seed.items()}
+    text = text_of(render(same)[0])
+    assert "Each dropout sets 20 % of its inputs to zero while training (the assignment's rate)." in text
+    assert "differ in two settings" not in text and "with less dropout" not in text
+    # Results written before the rate was recorded say nothing about it rather than guess.
+    old = {n: {k: v for k, v in r.items() if k != "dropout"} for n, r in results_one_seed.items()}
+    assert "Each dropout sets" not in text_of(render(old)[0])
