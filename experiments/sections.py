@@ -608,9 +608,9 @@ def dropout_sentence(results: Mapping, present) -> str:
         return f"Each dropout sets {pct(r, 0)} of its inputs to zero while training{theirs(r)}."
     return (f"Each dropout sets {pct(rates['vgg'], 0)} of its inputs to zero while training the run without "
             f"augmentation{theirs(rates['vgg'])}, and {pct(rates['vgg_aug'], 0)} in the run with flips"
-            f"{theirs(rates['vgg_aug'])}. Flipped images already keep "
-            "the network from memorising its training images, so the augmented run is given less dropout to "
-            "fit them in few epochs. The two runs therefore differ in two settings, and the comparison of "
+            f"{theirs(rates['vgg_aug'])}. Flipped images already make "
+            "the training images harder to memorise, so the augmented run is given less dropout, which leaves "
+            "it more of its capacity to fit them in few epochs. The two runs therefore differ in two settings, and the comparison of "
             "them below measures the flips and the dropout rate together.")
 
 
