@@ -605,13 +605,34 @@ def dropout_sentence(results: Mapping, present) -> str:
 
     if len(set(rates.values())) == 1:
         r = next(iter(rates.values()))
+        if r == 0:
+            return "The dropout layers have a rate of 0: they pass their inputs on unchanged."
         return f"Each dropout sets {pct(r, 0)} of its inputs to zero while training{theirs(r)}."
-    return (f"Each dropout sets {pct(rates['vgg'], 0)} of its inputs to zero while training the run without "
-            f"augmentation{theirs(rates['vgg'])}, and {pct(rates['vgg_aug'], 0)} in the run with flips"
-            f"{theirs(rates['vgg_aug'])}. Flipped images already make "
-            "the training images harder to memorise, so the augmented run is given less dropout, which leaves "
-            "it more of its capacity to fit them in few epochs. The two runs therefore differ in two settings, and the comparison of "
-            "them below measures the flips and the dropout rate together.")
+    plain, flipped = rates["vgg"], rates["vgg_aug"]
+    if plain == 0:
+        text = "The run without augmentation has dropout layers with a rate of 0, which pass their inputs on unchanged"
+    else:
+        text = f"Each dropout sets {pct(plain, 0)} of its inputs to zero while training the run without augmentation{theirs(plain)}"
+    if flipped == 0:
+        text += (", and none in the run with flips, whose dropout layers have a rate of 0 and pass their inputs "
+                 "on unchanged.")
+    else:
+        text += f", and {pct(flipped, 0)} in the run with flips{theirs(flipped)}."
+    if flipped < plain:
+        text += (" Flipped images already make the training images harder to memorise, so the augmented run is "
+                 "given less dropout, which leaves it more of its capacity to fit them in few epochs.")
+    return text + (" The two runs therefore differ in two settings, and the comparison of them below measures "
+                   "the flips and the dropout rate together.")
+
+
+def dropout_difference(results: Mapping, present) -> str:
+    """" with less dropout" (or more, or none) where vgg_aug's rate differs from vgg's; else ""."""
+    rates = {n: results[n].get("dropout") for n in present}
+    if len(rates) < 2 or None in rates.values() or rates["vgg"] == rates["vgg_aug"]:
+        return ""
+    if rates["vgg_aug"] == 0:
+        return " without dropout"
+    return " with less dropout" if rates["vgg_aug"] < rates["vgg"] else " with more dropout"
 
 
 def ex3(claims: ClaimBook, results: Mapping, profile: str, c1_best: str | None, analysis: Mapping) -> dict:
@@ -623,8 +644,7 @@ def ex3(claims: ClaimBook, results: Mapping, profile: str, c1_best: str | None, 
     first = results[present[0]]
     out["recipe"] = recipe(first)
     out["dropout"] = dropout_sentence(results, present)
-    rates = {results[n].get("dropout") for n in present}
-    out["aug_with"] = " with less dropout" if len(rates) > 1 and None not in rates else ""
+    out["aug_with"] = dropout_difference(results, present)
     out["batch_reason"] = ""
     if "baseline" in results:
         b = results["baseline"]

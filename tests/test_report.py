@@ -661,6 +661,17 @@ def test_section_3_states_each_runs_dropout_rate_and_that_the_two_runs_differ_in
     text = text_of(render(same)[0])
     assert "Each dropout sets 20 % of its inputs to zero while training (the assignment's rate)." in text
     assert "differ in two settings" not in text and "with less dropout" not in text
+    # A rate of 0 keeps the layers but drops nothing, and the prose says so; more dropout with flips
+    # gets no reason it does not have.
+    none = {n: {**r, "dropout": 0.0} if n == "vgg_aug" else r for n, r in results_one_seed.items()}
+    text = text_of(render(none)[0])
+    assert ("and none in the run with flips, whose dropout layers have a rate of 0 and pass their inputs on "
+            "unchanged. Flipped images already") in text
+    assert "Augmentation on the deep network without dropout, expected" in text
+    more = {n: {**r, "dropout": 0.3} if n == "vgg_aug" else r for n, r in results_one_seed.items()}
+    text = text_of(render(more)[0])
+    assert "and 30 % in the run with flips. The two runs therefore differ in two settings" in text
+    assert "with more dropout, expected" in text and "given less dropout" not in text
     # Results written before the rate was recorded say nothing about it rather than guess.
     old = {n: {k: v for k, v in r.items() if k != "dropout"} for n, r in results_one_seed.items()}
     assert "Each dropout sets" not in text_of(render(old)[0])
