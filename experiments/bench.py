@@ -170,11 +170,9 @@ def count_macs(model) -> dict:
 def cpu_peak() -> dict:
     """Theoretical fp32 peak: cores x nominal clock x FLOP per cycle, and how it was derived."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
+    field = estimate.cpu_fields()
+    if not field:
         return {"cores": cores, "gflops": None, "derivation": "no /proc/cpuinfo: peak unknown on this OS"}
-    field = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in text.split("\n\n")[0].splitlines())}
     flags, mhz = set(field.get("flags", "").split()), float(field.get("cpu MHz") or 0) or None
     zen4 = field.get("vendor_id") == "AuthenticAMD" and field.get("cpu family") == "25"
     per_cycle, why = next((n, why) for fits, n, why in [  # the widest FMA the flags show

@@ -81,14 +81,30 @@ def cache_file() -> Path:
     return Path(root) / "calibration.json"
 
 
-def cpu_model() -> str:
+def cpu_fields(cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, str]:
+    """The first processor's fields in /proc/cpuinfo ("model name", "cpu family", "flags", ...);
+    {} where there is no such file."""
     try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        first = Path(cpuinfo).read_text().split("\n\n")[0]
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        return {}
+    fields: dict[str, str] = {}
+    for key, _, value in (line.partition(":") for line in first.splitlines()):
+        fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+def cpu_model(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
+    """The CPU's name, with its family and model numbers where the kernel gives them: a cloud
+    VM may name only the vendor's line ("AMD EPYC"), which spans generations of different speed,
+    and the calibration is cached per CPU."""
+    fields = cpu_fields(cpuinfo)
+    name = fields.get("model name")
+    if not name:
+        return platform.processor() or platform.machine()
+    if fields.get("cpu family") and fields.get("model"):
+        return f"{name} (family {fields['cpu family']}, model {fields['model']})"
+    return name
 
 
 def machine_key(backend: str, policy: str = "float32") -> str:

@@ -386,3 +386,17 @@ def test_a_resumed_run_is_planned_at_the_policy_it_started_with(tmp_path, monkey
     assert train.checkpoint_state(run.dir) == "partial"
     run = runs.pending_runs(s, ["vgg"], "sha256:aa")[0]  # as a build finds it
     assert runs.estimates(s, [run], measure=False) == [estimate.seconds(run.cfg, RATES, epochs_done=4)]
+
+
+def test_the_cpu_is_named_with_its_family_and_model_so_one_vendor_line_is_not_one_machine(tmp_path):
+    # A cloud VM may call its CPU just "AMD EPYC"; Zen 3 and Zen 4 are then told apart by the
+    # numbers, and so is their calibration (cached per machine_key).
+    info = tmp_path / "cpuinfo"
+    block = "processor\t: {n}\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: {model}\nmodel name\t: AMD EPYC\n"
+    info.write_text(block.format(n=0, model=17) + "\n" + block.format(n=1, model=1) + "\n")
+    assert estimate.cpu_model(info) == "AMD EPYC (family 25, model 17)"
+    info.write_text(block.format(n=0, model=1))
+    assert estimate.cpu_model(info) == "AMD EPYC (family 25, model 1)"
+    info.write_text("processor\t: 0\nmodel name\t: Some ARM core\n")
+    assert estimate.cpu_model(info) == "Some ARM core"
+    assert estimate.cpu_model(tmp_path / "missing")  # falls back to the platform's name
