@@ -594,10 +594,17 @@ def ex2_figures(visuals: Mapping) -> dict:
 # --- Exercise 3 ------------------------------------------------------------------------------
 
 
+def dropout_rates(results: Mapping, present) -> dict | None:
+    """{run: dropout rate} of the VGG runs present; None where one was written before the rate
+    was recorded (the builder's 0.2, but the prose does not guess)."""
+    rates = {n: results[n].get("dropout") for n in present}
+    return None if None in rates.values() else rates
+
+
 def dropout_sentence(results: Mapping, present) -> str:
     """What the VGG runs' dropout layers drop, and why the two runs differ where they do."""
-    rates = {n: results[n].get("dropout") for n in present}
-    if None in rates.values():  # results written before the rate was recorded: the builder's 0.2
+    rates = dropout_rates(results, present)
+    if rates is None:
         return ""
 
     def theirs(r):
@@ -627,8 +634,8 @@ def dropout_sentence(results: Mapping, present) -> str:
 
 def dropout_difference(results: Mapping, present) -> str:
     """" with less dropout" (or more, or none) where vgg_aug's rate differs from vgg's; else ""."""
-    rates = {n: results[n].get("dropout") for n in present}
-    if len(rates) < 2 or None in rates.values() or rates["vgg"] == rates["vgg_aug"]:
+    rates = dropout_rates(results, present)
+    if rates is None or len(rates) < 2 or rates["vgg"] == rates["vgg_aug"]:
         return ""
     if rates["vgg_aug"] == 0:
         return " without dropout"
